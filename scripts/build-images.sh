@@ -19,10 +19,10 @@ packages=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,
 log() { printf '[build-images] %s\n' "$*" >&2; }
 
 inputs_hash() {
-  # Everything that changes an image's content: this script, the Dockerfiles,
-  # the trusted CAs.
-  { cat "$0"; cat "$top"/tests/images/*/Dockerfile "$top"/tests/images/*/* 2>/dev/null
-    cat "$ca_dir"/*.crt 2>/dev/null || true; echo "$mirror"; } | sha256sum | cut -c1-16
+  # Everything that changes an image's content: this script, the trusted CAs,
+  # the mirror and, for a derived image, the files of its build context ($1).
+  { cat "$0"; cat "$ca_dir"/*.crt 2>/dev/null || true; echo "$mirror"
+    if [ -n "${1:-}" ]; then cat "$top/tests/images/$1"/*; fi; } | sha256sum | cut -c1-16
 }
 
 current_hash() {
@@ -48,18 +48,34 @@ build_base() {
               systemd-remount-fs.service sys-kernel-debug.mount systemd-firstboot.service; do
     ln -sf /dev/null "$root/etc/systemd/system/$unit"
   done
+  # Docker mounts /proc/sys read-only; a VM's is writable and ufw's sysctl step
+  # needs it. Remount it early at every boot (the container has CAP_SYS_ADMIN
+  # and its own network namespace, so net.* settings stay inside it).
+  cat > "$root/etc/systemd/system/test-proc-sys-rw.service" <<'UNIT'
+[Unit]
+Description=Make /proc/sys writable like on a VM (test containers only)
+DefaultDependencies=no
+Before=sysinit.target ufw.service systemd-sysctl.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/mount -o remount,rw /proc/sys
+
+[Install]
+WantedBy=sysinit.target
+UNIT
+  ln -sf /etc/systemd/system/test-proc-sys-rw.service "$root/etc/systemd/system/sysinit.target.wants/test-proc-sys-rw.service"
   : > "$root/etc/machine-id"
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   tar -C "$root" -c . | docker import \
     --change 'ENV container=docker' \
-    --change 'STOPSIGNAL SIGRTMIN+3' \
     --change "LABEL mlflow-ansible.inputs=$want" \
     --change 'CMD ["/lib/systemd/systemd"]' - "$tag" >/dev/null
 }
 
 build_derived() {
   local dir=$1 tag=$2 want
-  want=$(inputs_hash)
+  want=$(inputs_hash "$dir")
   if [ "$(current_hash "$tag")" = "$want" ]; then log "$tag is up to date"; return; fi
   log "docker build $dir -> $tag"
   docker build -q --label "mlflow-ansible.inputs=$want" -t "$tag" "$top/tests/images/$dir" >/dev/null
