@@ -1,0 +1,64 @@
+"""Fixtures for the end-to-end tests: the local stack converged by site.yml.
+
+Everything is reached the way a user reaches it: the MLflow client env file written by
+site.yml, HTTPS on 127.0.0.1:8443, the emulated S3 on 127.0.0.1:5500, and `docker exec`
+into the server and PostgreSQL containers (the "host" and the "RDS" of the stack).
+"""
+import os
+import pathlib
+import shlex
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CREDENTIALS = ROOT / ".credentials" / "local"
+SERVER = "mlflow-local-server"
+POSTGRES = "mlflow-local-postgres"
+AWS_ENDPOINT = os.environ.get("MLFLOW_STACK_AWS_ENDPOINT", "http://127.0.0.1:5500")
+BUCKET = "mlflow-local-artifacts"
+PREFIX = "mlflow"
+
+
+def parse_env_file(path):
+    """Read a shell env file of KEY=value lines (values shell-quoted) like `set -a; .` does."""
+    env = {}
+    for line in pathlib.Path(path).read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        parts = shlex.split(value)
+        env[key.strip()] = parts[0] if parts else ""
+    return env
+
+
+@pytest.fixture(scope="session")
+def client_env():
+    return parse_env_file(CREDENTIALS / "mlflow-client.env")
+
+
+def docker_exec(container, *argv, input_text=None, check=True):
+    return subprocess.run(
+        ["docker", "exec", "-i", container, *argv],
+        input=input_text, capture_output=True, text=True, check=check, timeout=120,
+    )
+
+
+def psql(sql):
+    """Run SQL as the PostgreSQL superuser inside the stand-in; returns stdout."""
+    return docker_exec(POSTGRES, "su", "postgres", "-c", "psql -tA -d mlflow", input_text=sql).stdout
+
+
+def ansible_playbook(*args, env_extra=None, timeout=900):
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "ANSIBLE_FORCE_COLOR": "false",
+    })
+    env.update(env_extra or {})
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(ROOT / "inventories" / "local"), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )

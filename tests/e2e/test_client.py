@@ -1,0 +1,60 @@
+"""A real MLflow client, configured only by the env file site.yml wrote, works end to end."""
+import os
+import stat
+import subprocess
+import sys
+import uuid
+
+import boto3
+
+from conftest import AWS_ENDPOINT, BUCKET, CREDENTIALS, PREFIX, ROOT, psql
+
+
+def run_client(env_vars, experiment):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
+    env.update(env_vars)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "e2e" / "mlflow_roundtrip.py"), experiment],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_env_file_names_everything_the_client_needs(client_env):
+    assert client_env["MLFLOW_TRACKING_URI"] == "https://127.0.0.1:8443"
+    assert client_env["MLFLOW_TRACKING_USERNAME"]
+    assert len(client_env["MLFLOW_TRACKING_PASSWORD"]) >= 24
+    assert os.path.isfile(client_env["MLFLOW_TRACKING_SERVER_CERT_PATH"])
+
+
+def test_credentials_are_private_and_not_tracked_by_git():
+    assert stat.S_IMODE(os.stat(CREDENTIALS).st_mode) == 0o700
+    for path in CREDENTIALS.rglob("*"):
+        if path.is_file() and path.name != "server-ca.pem":
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(CREDENTIALS / "mlflow-client.env")], cwd=ROOT)
+    assert ignored.returncode == 0
+
+
+def test_client_logs_a_run_with_an_artifact_and_reads_it_back(client_env):
+    experiment = f"e2e-{uuid.uuid4().hex[:8]}"
+    result = run_client(client_env, experiment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_id, experiment_id = result.stdout.split()[-2:]
+
+    # The artifact went through MLflow's proxy into the bucket, under the prefix.
+    s3 = boto3.client("s3", endpoint_url=AWS_ENDPOINT, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/").get("Contents", [])]
+    assert any(k.endswith(f"{run_id}/artifacts/model/model.txt") for k in keys), keys
+
+    # The run is in PostgreSQL (the RDS stand-in), in the experiment it was logged to.
+    row = psql(f"SELECT experiment_id, status FROM runs WHERE run_uuid = '{run_id}';").strip()
+    assert row == f"{experiment_id}|FINISHED"
+
+
+def test_client_without_the_password_is_refused(client_env):
+    env = dict(client_env)
+    env["MLFLOW_TRACKING_PASSWORD"] = "wrong-" + env["MLFLOW_TRACKING_PASSWORD"]
+    result = run_client(env, f"e2e-denied-{uuid.uuid4().hex[:8]}")
+    assert result.returncode != 0
+    assert "401" in result.stderr
