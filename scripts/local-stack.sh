@@ -11,6 +11,9 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 net=mlflow-local
+# A fixed subnet, so the inventory can name the clients' source range (docker-proxy
+# connects from the network's gateway) in the firewall and fail2ban settings.
+subnet=${LOCAL_SUBNET:-172.30.77.0/24}
 https_port=${LOCAL_HTTPS_PORT:-8443}
 aws_port=${LOCAL_AWS_PORT:-5500}
 log() { printf '[local-stack] %s\n' "$*" >&2; }
@@ -52,7 +55,7 @@ systemd_flags=(--cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add NET_RAW
 up() {
   check
   bash "$top/scripts/build-images.sh"
-  docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null
+  docker network inspect "$net" >/dev/null 2>&1 || docker network create --subnet "$subnet" "$net" >/dev/null
   if ! exists mlflow-local-moto; then
     log "starting the AWS emulator on 127.0.0.1:$aws_port"
     docker run -d --name mlflow-local-moto --network "$net" -p "127.0.0.1:$aws_port:5000" \
