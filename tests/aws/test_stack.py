@@ -15,7 +15,8 @@ from conftest import BUCKET, STACK, WALL_TIMES
 PREFIX = "mlflow"  # stack_artifact_prefix of inventories/local
 SERVER = f"{STACK}-server"
 DATABASE = f"{STACK}-db"
-LOCAL_CIDR = "127.0.0.1/32"  # stack_admin_cidrs and stack_web_cidrs of inventories/local
+ADMIN_CIDR = "127.0.0.1/32"  # stack_admin_cidrs of inventories/local
+WEB_CIDR = "172.30.77.0/24"  # stack_web_cidrs of inventories/local (the local Docker network)
 
 # Production settings on top of the local inventory: the TLS-only bucket policy is ON.
 PRODUCTION_LIKE = {"aws_bucket_tls_only_policy": True}
@@ -95,9 +96,9 @@ def _ingress(group):
 def test_web_security_group_opens_only_http_https_and_admin_ssh(stack):
     web = stack["groups"][f"{STACK}-web"]
     assert _ingress(web) == {
-        ("tcp", 80, 80, LOCAL_CIDR),
-        ("tcp", 443, 443, LOCAL_CIDR),
-        ("tcp", 22, 22, LOCAL_CIDR),
+        ("tcp", 80, 80, WEB_CIDR),
+        ("tcp", 443, 443, WEB_CIDR),
+        ("tcp", 22, 22, ADMIN_CIDR),
     }
 
 
