@@ -67,6 +67,8 @@ UNIT
   ln -sf /etc/systemd/system/test-proc-sys-rw.service "$root/etc/systemd/system/sysinit.target.wants/test-proc-sys-rw.service"
   : > "$root/etc/machine-id"
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  # An empty package list must look stale, or apt's cache_valid_time trusts it.
+  touch -d @0 "$root/var/lib/apt/lists"
   tar -C "$root" -c . | docker import \
     --change 'ENV container=docker' \
     --change "LABEL mlflow-ansible.inputs=$want" \
