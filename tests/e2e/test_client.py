@@ -24,6 +24,9 @@ def test_env_file_names_everything_the_client_needs(client_env):
     assert client_env["MLFLOW_TRACKING_USERNAME"]
     assert len(client_env["MLFLOW_TRACKING_PASSWORD"]) >= 24
     assert os.path.isfile(client_env["MLFLOW_TRACKING_SERVER_CERT_PATH"])
+    # Artifacts stay on the proxied path: the client needs no route to S3.
+    assert client_env["MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"] == "false"
+    assert client_env["MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD"] == "false"
 
 
 def test_credentials_are_private_and_not_tracked_by_git():
