@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 
@@ -11,6 +13,100 @@ import re
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _BUCKET_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+# Basic-auth user names: the htpasswd format splits on the first colon, and the names also
+# end up in file names of the credentials directory.
+_USER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_DNS_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_PEM_BLOCK_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END ([A-Z0-9 ]+)-----", re.S)
+_PASSWORD_CLASSES = (
+    re.compile(r"[a-z]"),
+    re.compile(r"[A-Z]"),
+    re.compile(r"[0-9]"),
+    re.compile(r"[^a-zA-Z0-9]"),
+)
+
+
+def preflight_password_problems(value, min_length=16, single_class_length=24):
+    """Describe why a password is weak, as phrases that never contain the password itself.
+
+    A password needs min_length characters and at least two kinds of characters (lowercase,
+    uppercase, digits, others); one kind is accepted from single_class_length characters on
+    (a long random string of one kind still has enough entropy). A handful of distinct
+    characters repeated is refused whatever its length.
+    """
+    if not isinstance(value, str):
+        return ["is not a string"]
+    problems = []
+    if len(value) < int(min_length):
+        problems.append(f"is shorter than {int(min_length)} characters")
+    classes = sum(1 for pattern in _PASSWORD_CLASSES if pattern.search(value))
+    if classes < 2 and len(value) < int(single_class_length):
+        problems.append(
+            f"uses one kind of character only (mix lowercase, uppercase, digits or symbols, or use {int(single_class_length)}+ characters)"
+        )
+    if value and len(set(value)) < 8:
+        problems.append("repeats fewer than 8 distinct characters")
+    return problems
+
+
+def preflight_invalid_user_names(value):
+    """Return the items of a list that cannot be basic-auth user names."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        return [value]
+    return [item for item in value if not isinstance(item, str) or not _USER_NAME_RE.match(item)]
+
+
+def preflight_duplicates(value):
+    """Return the items that occur more than once in a list, once each, in order."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    seen, duplicates = set(), []
+    for item in value:
+        key = str(item)
+        if key in seen and item not in duplicates:
+            duplicates.append(item)
+        seen.add(key)
+    return duplicates
+
+
+def preflight_valid_host_name(value):
+    """Tell whether a string is an IPv4/IPv6 address or a DNS name (letters, digits, hyphens)."""
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    name = value[:-1] if value.endswith(".") else value
+    if len(name) > 253 or re.fullmatch(r"[0-9.]+", name):
+        return False
+    return all(_DNS_LABEL_RE.match(label) for label in name.split("."))
+
+
+def preflight_pem_labels(value):
+    """Return the label of every PEM block in a string ("CERTIFICATE", "PRIVATE KEY", ...).
+
+    A block whose END label differs from its BEGIN label, or whose body is not base64,
+    is returned as "INVALID"; text without any block gives an empty list.
+    """
+    if not isinstance(value, str):
+        return []
+    labels = []
+    for begin, body, end in _PEM_BLOCK_RE.findall(value):
+        # Encrypted traditional keys carry "Proc-Type:"/"DEK-Info:" headers before the body.
+        lines = [line.strip() for line in body.strip().splitlines() if line.strip() and ":" not in line]
+        try:
+            base64.b64decode("".join(lines), validate=True)
+            valid = begin == end and bool(lines)
+        except (binascii.Error, ValueError):
+            valid = False
+        labels.append(begin if valid else "INVALID")
+    if value.count("-----BEGIN ") != len(labels):
+        labels.append("INVALID")
+    return labels
 
 
 def preflight_invalid_cidrs(value):
@@ -63,4 +159,9 @@ class FilterModule:
             "preflight_invalid_cidrs": preflight_invalid_cidrs,
             "preflight_open_cidrs": preflight_open_cidrs,
             "preflight_valid_bucket_name": preflight_valid_bucket_name,
+            "preflight_password_problems": preflight_password_problems,
+            "preflight_invalid_user_names": preflight_invalid_user_names,
+            "preflight_duplicates": preflight_duplicates,
+            "preflight_valid_host_name": preflight_valid_host_name,
+            "preflight_pem_labels": preflight_pem_labels,
         }
