@@ -19,10 +19,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 
-def _self_signed(key, *, days: int = 30, name: str = "mlflow.example.com") -> str:
-    """A PEM certificate for name (and 127.0.0.1) signed by key."""
+def _self_signed(key, *, days: int = 30, names: tuple[str, ...] = ("mlflow.example.com", "127.0.0.1")) -> str:
+    """A PEM certificate for names (DNS names or IP addresses) signed by key."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    alt_names = []
+    for name in names:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alt_names.append(x509.DNSName(name))
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -32,7 +38,7 @@ def _self_signed(key, *, days: int = 30, name: str = "mlflow.example.com") -> st
         .not_valid_before(now - datetime.timedelta(days=2))
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(alt_names),
             critical=False,
         )
         .sign(key, hashes.SHA256())
@@ -54,7 +60,7 @@ KEY = _key_pem(_EC_KEY)
 OTHER_KEY = _key_pem(_OTHER_KEY)
 ENCRYPTED_KEY = _key_pem(_EC_KEY, encryption=serialization.BestAvailableEncryption(b"a-passphrase-here"))
 EXPIRED_CERT = _self_signed(_EC_KEY, days=-1)
-RSA_CERT = _self_signed(_RSA_KEY)
+RSA_CERT = _self_signed(_RSA_KEY, names=("*.example.com", "2001:db8::10"))
 RSA_KEY_TRADITIONAL = _key_pem(_RSA_KEY, fmt=serialization.PrivateFormat.TraditionalOpenSSL)
 
 # Values that must never show up in the output of a run that was given them.
@@ -106,6 +112,12 @@ BAD_INPUTS = [
     ("tls-key-encrypted", {"nginx_tls_certificate": CERT, "nginx_tls_certificate_key": ENCRYPTED_KEY}, "nginx_tls_certificate_key", [ENCRYPTED_KEY]),
     ("tls-key-mismatch", {"nginx_tls_certificate": CERT, "nginx_tls_certificate_key": OTHER_KEY}, "nginx_tls_certificate_key", [OTHER_KEY]),
     ("tls-cert-expired", {"nginx_tls_certificate": EXPIRED_CERT, "nginx_tls_certificate_key": KEY}, "nginx_tls_certificate", [KEY]),
+    (
+        "tls-cert-other-name",
+        {"nginx_tls_certificate": CERT, "nginx_tls_certificate_key": KEY, "stack_public_hostname": "mlflow.example.org"},
+        "stack_public_hostname",
+        [KEY],
+    ),
     ("public-url-http", {"stack_public_url": "http://127.0.0.1:8443"}, "stack_public_url", []),
     ("public-hostname-url", {"stack_public_hostname": "https://mlflow.example.com/"}, "stack_public_hostname", []),
     ("mlflow-version-old", {"mlflow_version": "3.5.0"}, "mlflow_version", []),
@@ -129,11 +141,19 @@ GOOD_HOST_INPUTS = [
         },
     ),
     (
+        "wildcard-certificate",
+        {
+            "nginx_tls_certificate": RSA_CERT,
+            "nginx_tls_certificate_key": RSA_KEY_TRADITIONAL,
+            "stack_public_hostname": "mlflow.example.com",
+        },
+    ),
+    (
         "rsa-traditional-key",
         {
             "nginx_tls_certificate": RSA_CERT + CERT,  # a chain: server certificate first
             "nginx_tls_certificate_key": RSA_KEY_TRADITIONAL,
-            "stack_public_hostname": "2001:db8::10",
+            "stack_public_hostname": "2001:DB8:0::10",
             "stack_public_url": "https://[2001:db8::10]:8443/mlflow",
             "nginx_auth_bcrypt_cost": 4,
         },

@@ -109,6 +109,35 @@ def preflight_pem_labels(value):
     return labels
 
 
+def preflight_certificate_covers(subject_alt_names, name):
+    """Tell whether a certificate's subjectAltName list ("DNS:x", "IP:y") covers a host name.
+
+    A wildcard covers exactly one leftmost label (*.example.com covers a.example.com only).
+    """
+    if not isinstance(name, str) or not name:
+        return False
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        address = None
+    wanted = name.rstrip(".").lower()
+    for entry in subject_alt_names or []:
+        kind, _, value = str(entry).partition(":")
+        if kind == "IP" and address is not None:
+            try:
+                if ipaddress.ip_address(value) == address:
+                    return True
+            except ValueError:
+                continue
+        elif kind == "DNS" and address is None:
+            pattern = value.rstrip(".").lower()
+            if pattern == wanted:
+                return True
+            if pattern.startswith("*.") and "." in wanted and wanted.split(".", 1)[1] == pattern[2:]:
+                return True
+    return False
+
+
 def preflight_invalid_cidrs(value):
     """Return the items of a list that are not valid IPv4/IPv6 networks in CIDR notation."""
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
@@ -164,4 +193,5 @@ class FilterModule:
             "preflight_duplicates": preflight_duplicates,
             "preflight_valid_host_name": preflight_valid_host_name,
             "preflight_pem_labels": preflight_pem_labels,
+            "preflight_certificate_covers": preflight_certificate_covers,
         }
