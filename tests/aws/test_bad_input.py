@@ -108,6 +108,12 @@ BAD_INPUTS = [
     ("tls-cert-without-key", {"nginx_tls_certificate": CERT}, "nginx_tls_certificate_key", []),
     ("tls-key-without-cert", {"nginx_tls_certificate_key": KEY}, "nginx_tls_certificate", [KEY]),
     ("tls-cert-not-pem", {"nginx_tls_certificate": "/etc/ssl/certs/mlflow.pem", "nginx_tls_certificate_key": KEY}, "nginx_tls_certificate", [KEY]),
+    (
+        "tls-cert-not-a-certificate",
+        {"nginx_tls_certificate": "-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n", "nginx_tls_certificate_key": KEY},
+        "nginx_tls_certificate",
+        [KEY],
+    ),
     ("tls-key-not-pem", {"nginx_tls_certificate": CERT, "nginx_tls_certificate_key": KEY_PATH}, "nginx_tls_certificate_key", [KEY_PATH]),
     ("tls-key-encrypted", {"nginx_tls_certificate": CERT, "nginx_tls_certificate_key": ENCRYPTED_KEY}, "nginx_tls_certificate_key", [ENCRYPTED_KEY]),
     ("tls-key-mismatch", {"nginx_tls_certificate": CERT, "nginx_tls_certificate_key": OTHER_KEY}, "nginx_tls_certificate_key", [OTHER_KEY]),
