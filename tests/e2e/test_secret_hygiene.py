@@ -1,0 +1,85 @@
+"""No secret anywhere it should not be: run site.yml and a rotation with -vvv, then search
+every place an operator or another local user could read for every secret."""
+import pathlib
+
+import pytest
+
+from conftest import CREDENTIALS, SERVER, ansible_playbook, docker_exec
+
+
+def current_secrets():
+    secrets = {"db": (CREDENTIALS / "db_password").read_text().strip(),
+               "salt-seed": (CREDENTIALS / "auth_salt_seed").read_text().strip()}
+    for path in (CREDENTIALS / "auth").iterdir():
+        secrets[f"auth:{path.name}"] = path.read_text().strip()
+    return secrets
+
+
+def tls_key_lines():
+    """The base64 lines of the server's private key: any one of them found is a leak."""
+    key = docker_exec(SERVER, "sh", "-c", "cat /etc/nginx/tls/*.key").stdout
+    lines = [line for line in key.splitlines() if line and not line.startswith("-----")]
+    assert lines, "no TLS key found on the server"
+    return {f"tls-key-line-{i}": line for i, line in enumerate(lines) if len(line) >= 32}
+
+
+def server_places():
+    """Everything on the host where a secret must not be (the env file and htpasswd are not
+    listed: they are the secrets' home, root-only)."""
+    sh = lambda cmd: docker_exec(SERVER, "sh", "-c", cmd, check=False).stdout  # noqa: E731
+    return {
+        "journal": sh("journalctl --no-pager -o cat"),
+        "nginx logs": sh("cat /var/log/nginx/*.log"),
+        "unit files": sh("cat /etc/systemd/system/mlflow*.service"),
+        "systemctl cat": sh("systemctl cat --no-pager 'mlflow*'"),
+        "systemctl show": sh("systemctl show --no-pager mlflow.service mlflow-2.service nginx.service"),
+        "process list": sh("ps -eo pid,user,args ww"),
+        "/proc/*/cmdline": sh("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"),
+        "fail2ban log": sh("cat /var/log/fail2ban.log 2>/dev/null"),
+    }
+
+
+@pytest.fixture(scope="module")
+def verbose_runs():
+    before = current_secrets()
+    converge = ansible_playbook("site.yml", "-vvv")
+    assert converge.returncode == 0, converge.stdout[-3000:]
+    rotation = ansible_playbook("playbooks/rotate-credentials.yml", "-vvv")
+    assert rotation.returncode == 0, rotation.stdout[-3000:]
+    after = current_secrets()
+    assert before["db"] != after["db"]
+    secrets = {**{f"{k} (before rotation)": v for k, v in before.items()},
+               **{f"{k} (after rotation)": v for k, v in after.items()},
+               **tls_key_lines()}
+    output = {"site.yml -vvv": converge.stdout + converge.stderr,
+              "rotate-credentials.yml -vvv": rotation.stdout + rotation.stderr}
+    return secrets, output
+
+
+def hits(secrets, places):
+    return sorted(f"{name} in {where}" for where, text in places.items()
+                  for name, value in secrets.items() if value and value in text)
+
+
+def test_verbose_controller_output_holds_no_secret(verbose_runs):
+    secrets, output = verbose_runs
+    assert all(len(text) > 10000 for text in output.values())  # -vvv really was verbose
+    assert hits(secrets, output) == []
+
+
+def test_the_host_shows_no_secret_in_logs_units_or_processes(verbose_runs):
+    secrets, _ = verbose_runs
+    places = server_places()
+    assert "mlflow server" in places["process list"]  # the search looks at the real thing
+    assert hits(secrets, places) == []
+
+
+def test_secret_files_are_private(verbose_runs):
+    modes = docker_exec(SERVER, "stat", "-c", "%n %U:%G %a", "/etc/mlflow/mlflow.env",
+                        "/etc/nginx/mlflow.htpasswd").stdout.splitlines()
+    assert modes == ["/etc/mlflow/mlflow.env root:mlflow 640", "/etc/nginx/mlflow.htpasswd root:www-data 640"]
+    key_modes = docker_exec(SERVER, "sh", "-c", "stat -c '%U %a' /etc/nginx/tls/*.key").stdout.split()
+    assert key_modes == ["root", "600"]
+    for path in pathlib.Path(CREDENTIALS).rglob("*"):
+        if path.is_file() and path.name != "server-ca.pem":
+            assert path.stat().st_mode & 0o077 == 0, path
