@@ -37,7 +37,7 @@ lint: venv
 	ansible-lint
 
 test-aws: venv
-	pytest -p no:cacheprovider tests/aws
+	pytest -p no:cacheprovider tests/tools tests/aws
 
 test-host: setup
 	molecule test -s default
