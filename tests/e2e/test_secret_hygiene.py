@@ -1,6 +1,7 @@
 """No secret anywhere it should not be: run site.yml and a rotation with -vvv, then search
 every place an operator or another local user could read for every secret."""
 import pathlib
+import re
 
 import pytest
 
@@ -15,19 +16,28 @@ def current_secrets():
     return secrets
 
 
-def tls_key_lines():
-    """The base64 lines of the server's private key: any one of them found is a leak.
+def tls_key_secrets():
+    """The private part of the server's TLS key, in the forms it could leak in: the private
+    number in hex (plain and openssl's colon form) and the PEM lines that carry it.
 
-    An EC key's PEM ends with the public point, which the certificate and key-info output
-    legitimately show: lines that are also in the public key's PEM are not secret."""
+    Only the private number is secret: an EC key's PEM also carries the public point (the
+    certificate and key-info output show it legitimately), so PEM lines are checked only
+    where they hold private bytes (the first line of a SEC1/PKCS#8 EC key, every line of an
+    RSA key but those also in the public key)."""
     key = docker_exec(SERVER, "sh", "-c", "cat /etc/nginx/tls/*.key").stdout
+    text = docker_exec(SERVER, "sh", "-c", "openssl pkey -in /etc/nginx/tls/*.key -text -noout").stdout
     public = docker_exec(SERVER, "sh", "-c", "openssl pkey -pubout -in /etc/nginx/tls/*.key").stdout
-    lines = [line for line in key.splitlines() if line and not line.startswith("-----")]
-    assert lines, "no TLS key found on the server"
-    secret = {f"tls-key-line-{i}": line for i, line in enumerate(lines)
-              if len(line) >= 32 and line not in public.splitlines()}
-    assert secret
-    return secret
+    match = re.search(r"^(?:priv|privateExponent):\s*\n((?:[ \t]+[0-9a-f:]+\n)+)", text, re.M)
+    assert match, "no private number found in the TLS key"
+    colon = "".join(match.group(1).split())
+    secrets = {"tls-key-private-hex": colon.replace(":", ""), "tls-key-private-hex-colons": colon}
+    body = [line for line in key.splitlines() if line and not line.startswith("-----")]
+    if "EC PRIVATE KEY" in key or "ASN1 OID" in text:
+        secrets["tls-key-pem-line-0"] = body[0]
+    else:
+        secrets.update({f"tls-key-pem-line-{i}": line for i, line in enumerate(body)
+                        if len(line) >= 32 and line not in public.splitlines()})
+    return secrets
 
 
 def server_places():
@@ -57,7 +67,7 @@ def verbose_runs():
     assert before["db"] != after["db"]
     secrets = {**{f"{k} (before rotation)": v for k, v in before.items()},
                **{f"{k} (after rotation)": v for k, v in after.items()},
-               **tls_key_lines()}
+               **tls_key_secrets()}
     output = {"site.yml -vvv": converge.stdout + converge.stderr,
               "rotate-credentials.yml -vvv": rotation.stdout + rotation.stderr}
     return secrets, output

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import POSTGRES, SERVER, docker_exec
+from conftest import CREDENTIALS, POSTGRES, SERVER, docker_exec, parse_env_file
 
 URL = "https://127.0.0.1:8443"
 
@@ -40,7 +40,9 @@ def unban():
     docker_exec(SERVER, "fail2ban-client", "unban", "--all", check=False)
 
 
-def test_repeated_wrong_passwords_get_the_client_banned_but_not_others(client_env, unban):
+def test_repeated_wrong_passwords_get_the_client_banned_but_not_others(unban):
+    # Read the env file now: earlier tests rotated the passwords.
+    client_env = parse_env_file(CREDENTIALS / "mlflow-client.env")
     cert = client_env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
     user, pw = client_env["MLFLOW_TRACKING_USERNAME"], client_env["MLFLOW_TRACKING_PASSWORD"]
     docker_exec(SERVER, "fail2ban-client", "unban", "--all", check=False)
