@@ -10,7 +10,7 @@ export ANSIBLE_FORCE_COLOR ?= false
 LOCAL_AWS := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 
 .PHONY: help test setup venv collections docker images lint test-aws test-host test-e2e \
-        demo demo-down bench clean
+        demo demo-down bench
 
 help:
 	@echo "make demo       run site.yml on the local stand-ins (emulated AWS + a systemd container)"
