@@ -69,6 +69,7 @@ WEAK_ONE_KIND = "correcthorsebattery"  # 19 lowercase letters
 STRONG_UNKNOWN_USER = "Xk9mQ2vL7pR4wZ8nB5tY"
 DB_SHORT = "Sh0rtButMixed15"  # 15 characters
 DB_FORBIDDEN = "G00d-Length/But-Slash-Inside"
+DB_SHARED = "Str0ngButSharedByBothLogins"
 KEY_PATH = "/etc/ssl/private/mlflow.key"
 
 # (case id, extra vars, variable the error message must name, secrets that must not be echoed)
@@ -87,6 +88,13 @@ BAD_INPUTS = [
     ("db-password-empty", {"stack_db_password": ""}, "stack_db_password", []),
     ("db-password-forbidden-char", {"stack_db_password": DB_FORBIDDEN}, "stack_db_password", [DB_FORBIDDEN]),
     ("db-password-too-short", {"stack_db_password": DB_SHORT}, "stack_db_password", [DB_SHORT]),
+    ("db-app-password-too-short", {"stack_db_app_password": DB_SHORT}, "stack_db_app_password", [DB_SHORT]),
+    (
+        "db-app-password-is-the-master-one",
+        {"stack_db_password": DB_SHARED, "stack_db_app_password": DB_SHARED},
+        "stack_db_app_password",
+        [DB_SHARED],
+    ),
     ("public-key-path", {"aws_server_ssh_public_key": "~/.ssh/id_ed25519.pub"}, "aws_server_ssh_public_key", []),
     ("public-key-private", {"aws_server_ssh_public_key": "-----BEGIN OPENSSH PRIVATE KEY-----"}, "aws_server_ssh_public_key", []),
     # Caught by the up-front argument spec validation of the 4th and 5th role.
@@ -138,6 +146,7 @@ GOOD_HOST_INPUTS = [
             "stack_auth_users": ["alice", "ci-bot", "svc.train_01"],
             "stack_auth_passwords": {"alice": "Sixteen-chars-ok", "ci-bot": "twentyfourlowercaseonlyx"},
             "stack_db_password": "Gen3ratedButLongEnough-ForRDS-" + "x" * 98,  # 128 characters
+            "stack_db_app_password": "Sixteen-chars-OK",
             "nginx_tls_certificate": CERT,
             "nginx_tls_certificate_key": KEY,
             "stack_public_hostname": "mlflow.example.com",
@@ -219,7 +228,7 @@ def test_good_host_input_passes_the_preflight(empty_emulator, playbook, aws, ext
 
     assert run.returncode == 0, run.output[-3000:]
     assert run.recap["changed"] == 0
-    secrets = [extra_vars.get("nginx_tls_certificate_key", ""), extra_vars.get("stack_db_password", "")]
+    secrets = [extra_vars.get(name, "") for name in ("nginx_tls_certificate_key", "stack_db_password", "stack_db_app_password")]
     secrets += list(extra_vars.get("stack_auth_passwords", {}).values())
     _assert_no_secret_echoed(run.output, [s for s in secrets if s])
     assert not any(_created_resources(aws).values()), _created_resources(aws)

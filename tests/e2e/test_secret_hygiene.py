@@ -10,6 +10,7 @@ from conftest import CREDENTIALS, SERVER, ansible_playbook, docker_exec
 
 def current_secrets():
     secrets = {"db": (CREDENTIALS / "db_password").read_text().strip(),
+               "db-app": (CREDENTIALS / "db_app_password").read_text().strip(),
                "salt-seed": (CREDENTIALS / "auth_salt_seed").read_text().strip()}
     for path in (CREDENTIALS / "auth").iterdir():
         secrets[f"auth:{path.name}"] = path.read_text().strip()
