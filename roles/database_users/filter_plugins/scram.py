@@ -26,9 +26,8 @@ def scram_sha256(password, salt=None, iterations=ITERATIONS):
     """Return SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>.
 
     `salt` (bytes or base64 text) is for tests; by default 16 random bytes, as PostgreSQL uses.
-    Passwords are used as UTF-8 without SASLprep: PostgreSQL does the same for passwords that
-    SASLprep would change only when they contain non-ASCII characters, which the project's
-    passwords (printable ASCII, checked by the preflight) never do."""
+    No SASLprep normalisation is applied: it leaves printable ASCII unchanged, and only such
+    passwords are accepted (as the preflight requires of database passwords)."""
     if not isinstance(password, str) or not password:
         raise AnsibleFilterError("scram_sha256 needs a non-empty string")
     if any(ord(c) > 0x7E or ord(c) < 0x21 for c in password):
