@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
-# Build the container images the tests run on, without any registry:
-#   mlflow-ansible/debian:12, :13  systemd base images (debootstrap + docker import)
-#   mlflow-ansible/postgres:15     a real PostgreSQL standing in for RDS
-#   mlflow-ansible/moto:5.2.5      moto's server mode standing in for S3 (and AWS)
+# Build the container images the tests and `make demo` run on, without any registry:
+#   mlflow-ansible/debian:12, :13  systemd base images (debootstrap + docker import), with the
+#                                  apt suites of Debian's AMIs (main, updates, security)
+#   mlflow-ansible/server:13       the EC2 instance stand-in: Debian 13 + sshd, sudo and
+#                                  cloud-init (NoCloud), as Debian's AMI boots
+#   mlflow-ansible/postgres:17     PostgreSQL 17 made to behave like RDS (non-superuser master,
+#                                  TLS required, SCRAM passwords)
+#   mlflow-ansible/moto:5.2.5      moto's server mode standing in for the AWS API
 # Images are cached by tag and rebuilt only when their inputs change (label
-# mlflow-ansible.inputs holds a hash of them).
+# mlflow-ansible.inputs holds a hash of them). Independent images build in parallel; each
+# step prints its wall time.
 #
-# Extra CA certificates of the build machine (/usr/local/share/ca-certificates)
-# are copied into the base images and pip is told to use the system bundle,
-# so package downloads work behind TLS-intercepting proxies.
+# Extra CA certificates of the build machine (/usr/local/share/ca-certificates) are copied
+# into the base images and pip is told to use the system bundle, so package downloads work
+# behind TLS-intercepting proxies.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 ca_dir=${EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
 packages=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,procps,curl,kmod,udev,sudo
 log() { printf '[build-images] %s\n' "$*" >&2; }
 
-inputs_hash() {
-  # Everything that changes an image's content: this script, the trusted CAs,
-  # the mirror and, for a derived image, the files of its build context ($1).
-  { cat "$0"; cat "$ca_dir"/*.crt 2>/dev/null || true; echo "$mirror"
-    if [ -n "${1:-}" ]; then cat "$top/tests/images/$1"/*; fi; } | sha256sum | cut -c1-16
+base_hash() {
+  # Everything that changes a base image: the base part of this script, the trusted CAs and
+  # the mirrors.
+  { sed -n '/^build_base()/,/^}/p' "$0"; echo "$packages"; cat "$ca_dir"/*.crt 2>/dev/null || true
+    echo "$mirror $security_mirror"; } | sha256sum | cut -c1-16
+}
+
+derived_hash() {
+  # A derived image changes with its build context and with its base image.
+  { cat "$top/tests/images/$1"/*; current_hash "$2"; } | sha256sum | cut -c1-16
 }
 
 current_hash() {
@@ -30,16 +41,32 @@ current_hash() {
 }
 
 build_base() {
-  local suite=$1 tag=$2 want root
-  want=$(inputs_hash)
+  local suite=$1 tag=$2 want root started=$SECONDS
+  want=$(base_hash)
   if [ "$(current_hash "$tag")" = "$want" ]; then log "$tag is up to date"; return; fi
   log "debootstrap $suite -> $tag"
   root=$(mktemp -d /var/tmp/mlflow-ansible-rootfs.XXXXXX)
-  trap 'rm -rf "$root"' RETURN
+  trap 'rm -rf "$root"; trap - RETURN' RETURN
   debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >/dev/null
+  # The suites of Debian's own cloud images: the release, its updates and its security
+  # fixes, so a host patches itself (unattended-upgrades) the way the real instance does.
+  rm -f "$root/etc/apt/sources.list"
+  cat > "$root/etc/apt/sources.list.d/debian.sources" <<SOURCES
+Types: deb
+URIs: $mirror
+Suites: $suite $suite-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $security_mirror
+Suites: $suite-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
   if compgen -G "$ca_dir/*.crt" >/dev/null; then
     cp "$ca_dir"/*.crt "$root/usr/local/share/ca-certificates/"
-    chroot "$root" update-ca-certificates >/dev/null
+    chroot "$root" update-ca-certificates >/dev/null 2>&1
   fi
   # pip's own certifi bundle does not know the extra CAs: use the system one.
   printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > "$root/etc/pip.conf"
@@ -73,24 +100,33 @@ UNIT
     --change 'ENV container=docker' \
     --change "LABEL mlflow-ansible.inputs=$want" \
     --change 'CMD ["/lib/systemd/systemd"]' - "$tag" >/dev/null
+  log "$tag built in $((SECONDS - started)) s"
 }
 
 build_derived() {
-  local dir=$1 tag=$2 want
-  want=$(inputs_hash "$dir")
+  local dir=$1 base=$2 tag=$3 want out started=$SECONDS
+  want=$(derived_hash "$dir" "$base")
   if [ "$(current_hash "$tag")" = "$want" ]; then log "$tag is up to date"; return; fi
   log "docker build $dir -> $tag"
-  docker build -q --label "mlflow-ansible.inputs=$want" -t "$tag" "$top/tests/images/$dir" >/dev/null
+  out=$(mktemp)
+  if ! DOCKER_BUILDKIT=0 docker build --label "mlflow-ansible.inputs=$want" -t "$tag" "$top/tests/images/$dir" >"$out" 2>&1; then
+    tail -40 "$out" >&2; rm -f "$out"; log "building $tag failed"; return 1
+  fi
+  rm -f "$out"
+  log "$tag built in $((SECONDS - started)) s"
 }
 
+started=$SECONDS
 build_base bookworm mlflow-ansible/debian:12 &
 b12=$!
-build_base trixie mlflow-ansible/debian:13 &
-b13=$!
-wait "$b12"
-build_derived postgres mlflow-ansible/postgres:15 &
+build_base trixie mlflow-ansible/debian:13
+build_derived server mlflow-ansible/debian:13 mlflow-ansible/server:13 &
+bserver=$!
+build_derived postgres mlflow-ansible/debian:13 mlflow-ansible/postgres:17 &
 bpg=$!
-build_derived moto mlflow-ansible/moto:5.2.5 &
+build_derived moto mlflow-ansible/debian:13 mlflow-ansible/moto:5.2.5 &
 bmoto=$!
-wait "$b13"; wait "$bpg"; wait "$bmoto"
-log "images ready"
+status=0
+for job in "$b12" "$bserver" "$bpg" "$bmoto"; do wait "$job" || status=1; done
+[ "$status" -eq 0 ] || { log "an image failed to build (see above)"; exit 1; }
+log "images ready in $((SECONDS - started)) s"

@@ -62,13 +62,13 @@ up() {
       --restart unless-stopped mlflow-ansible/moto:5.2.5 >/dev/null
   fi
   if ! exists mlflow-local-postgres; then
-    log "starting PostgreSQL (the RDS stand-in)"
-    # Booted with a throw-away bootstrap user; site.yml creates the master user and
-    # database with the stack's password, as RDS does (playbooks/database-standin.yml).
-    docker run -d --name mlflow-local-postgres --network "$net" -v mlflow-local-pgdata:/var/lib/postgresql \
-      -e STANDIN_DB_USER=bootstrap -e STANDIN_DB_NAME=bootstrap \
-      -e STANDIN_DB_PASSWORD="$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')" \
-      --restart unless-stopped mlflow-ansible/postgres:15 >/dev/null
+    log "starting PostgreSQL 17 (the RDS stand-in)"
+    # Only the stand-in's own superuser and rds_superuser exist at first; site.yml creates the
+    # master user and the database with the stack's password, as RDS does
+    # (roles/database_standin). Its TLS certificate names the container, as clients reach it.
+    docker run -d --name mlflow-local-postgres --hostname mlflow-local-postgres --network "$net" \
+      -v mlflow-local-pgdata:/var/lib/postgresql -e STANDIN_TLS_NAMES=mlflow-local-postgres \
+      --restart unless-stopped mlflow-ansible/postgres:17 >/dev/null
   fi
   if ! exists mlflow-local-server; then
     log "starting the server container (the EC2 instance), https on 127.0.0.1:$https_port"
