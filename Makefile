@@ -9,7 +9,7 @@ export ANSIBLE_FORCE_COLOR ?= false
 # Local mode talks to moto, never to AWS: dummy credentials for the emulator.
 LOCAL_AWS := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help test setup venv collections docker images lint test-aws test-host test-e2e \
+.PHONY: help test setup venv collections docker images lint docs test-aws test-host test-e2e \
         demo demo-down bench
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make demo-down  remove the local stand-ins and the emulator state"
 	@echo "make test       lint + every test (installs what it needs)"
 	@echo "make bench      print rotation / rerun / latency figures on the local stack"
+	@echo "make docs       regenerate docs/roles.md from the roles' argument specs"
 
 venv:
 	bash scripts/ensure-venv.sh
@@ -34,7 +35,12 @@ setup: venv collections images
 
 lint: venv
 	yamllint --strict .
+	python scripts/role-docs.py --check
 	ansible-lint
+
+# docs/roles.md is generated from roles/*/meta/argument_specs.yml; `make lint` fails when it is stale.
+docs: venv
+	python scripts/role-docs.py
 
 test-aws: venv
 	pytest -p no:cacheprovider tests/tools tests/aws
