@@ -2,8 +2,9 @@
 # The local stand-ins for AWS that `make demo` and the e2e tests run site.yml on:
 #   mlflow-local-moto      moto (the AWS API), published on 127.0.0.1:${LOCAL_AWS_PORT:-5500}
 #   mlflow-local-postgres  PostgreSQL answering for the RDS endpoint (reached by the server only)
-#   mlflow-local-server    a systemd container playing the EC2 instance, 443 published on
-#                          127.0.0.1:${LOCAL_HTTPS_PORT:-8443}
+# and the network they share. The EC2 instance's stand-in, mlflow-local-server (22 and 443
+# published on 127.0.0.1:${LOCAL_SSH_PORT:-2222} and :${LOCAL_HTTPS_PORT:-8443}), is booted by
+# site.yml itself (playbooks/standins.yml) once the emulator has launched the instance.
 # Usage: local-stack.sh up | down | check
 #   check: fail, before changing anything, when Docker is missing or a port is taken.
 #   up:    check, then create what is missing (a rerun keeps containers and data).
@@ -15,6 +16,7 @@ net=mlflow-local
 # connects from the network's gateway) in the firewall and fail2ban settings.
 subnet=${LOCAL_SUBNET:-172.30.77.0/24}
 https_port=${LOCAL_HTTPS_PORT:-8443}
+ssh_port=${LOCAL_SSH_PORT:-2222}
 aws_port=${LOCAL_AWS_PORT:-5500}
 log() { printf '[local-stack] %s\n' "$*" >&2; }
 die() { printf '[local-stack] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -43,14 +45,12 @@ check() {
       || die "Docker is needed for the local stack and could not be installed or started (see above)."
   fi
   port_free_or_ours "$https_port" mlflow-local-server \
-    || die "port $https_port on 127.0.0.1 is taken by another program; free it or set LOCAL_HTTPS_PORT (and stack_public_url in inventories/local)."
+    || die "port $https_port on 127.0.0.1 is taken by another program; free it or set LOCAL_HTTPS_PORT."
+  port_free_or_ours "$ssh_port" mlflow-local-server \
+    || die "port $ssh_port on 127.0.0.1 is taken by another program; free it or set LOCAL_SSH_PORT."
   port_free_or_ours "$aws_port" mlflow-local-moto \
     || die "port $aws_port on 127.0.0.1 is taken by another program; free it or set LOCAL_AWS_PORT (and MLFLOW_STACK_AWS_ENDPOINT)."
 }
-
-systemd_flags=(--cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add NET_RAW
-  --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns host
-  -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --stop-signal SIGRTMIN+3)
 
 up() {
   check
@@ -70,20 +70,12 @@ up() {
       -v mlflow-local-pgdata:/var/lib/postgresql -e STANDIN_TLS_NAMES=mlflow-local-postgres \
       --restart unless-stopped mlflow-ansible/postgres:17 >/dev/null
   fi
-  if ! exists mlflow-local-server; then
-    log "starting the server container (the EC2 instance), https on 127.0.0.1:$https_port"
-    docker run -d --name mlflow-local-server --hostname mlflow-local-server --network "$net" \
-      -p "127.0.0.1:$https_port:443" "${systemd_flags[@]}" \
-      -v mlflow-ansible-pip-debian13:/root/.cache/pip \
-      mlflow-ansible/debian:13 >/dev/null
-  fi
-  for c in mlflow-local-moto mlflow-local-postgres mlflow-local-server; do
+  for c in mlflow-local-moto mlflow-local-postgres; do
     running "$c" || docker start "$c" >/dev/null
   done
   for _ in $(seq 1 60); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$aws_port/moto-api/" \
-       && docker exec mlflow-local-postgres pg_isready -q -h 127.0.0.1 \
-       && docker exec mlflow-local-server systemctl is-system-running --wait >/dev/null 2>&1; then
+       && docker exec mlflow-local-postgres pg_isready -q -h 127.0.0.1; then
       log "stand-ins are up"; return 0
     fi
     sleep 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
+import subprocess
 
 import pytest
 from cryptography import x509
@@ -100,6 +101,9 @@ BAD_INPUTS = [
     # Caught by the up-front argument spec validation of the 4th and 5th role.
     ("storage-type-choice", {"aws_database_storage_type": "io9"}, "aws_database_storage_type", []),
     ("volume-size-type", {"aws_server_root_volume_size": "big"}, "aws_server_root_volume_size", []),
+    # ---- stand-ins as strict as AWS (issue #10) ----
+    ("instance-type-unsized", {"aws_server_instance_type": "x2iedn.32xlarge"}, "aws_server_instance_type", []),
+    ("ssh-key-file-missing", {"stack_ssh_key_file": "/nonexistent/id_ed25519"}, "stack_ssh_key_file", []),
     # ---- host layer (issue #6) ----
     ("auth-users-empty", {"stack_auth_users": []}, "stack_auth_users", []),
     ("auth-users-not-a-list", {"stack_auth_users": "alice"}, "stack_auth_users", []),
@@ -231,6 +235,26 @@ def test_good_host_input_passes_the_preflight(empty_emulator, playbook, aws, ext
     secrets = [extra_vars.get(name, "") for name in ("nginx_tls_certificate_key", "stack_db_password", "stack_db_app_password")]
     secrets += list(extra_vars.get("stack_auth_passwords", {}).values())
     _assert_no_secret_echoed(run.output, [s for s in secrets if s])
+    assert not any(_created_resources(aws).values()), _created_resources(aws)
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["stack_ssh_key_file", "generated-key"])
+def test_a_private_key_others_can_read_is_refused_naming_the_file(empty_emulator, playbook, aws, tmp_path, given):
+    """ssh refuses such a key later, after AWS resources exist: the preflight refuses it first."""
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    key = (tmp_path / "id_ed25519") if given else (credentials / "ssh_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    key.chmod(0o644)
+    extra = {"stack_credentials_dir": str(credentials)}
+    if given:
+        extra["stack_ssh_key_file"] = str(key)
+    run = playbook("../site.yml", extra, "--limit", "localhost")
+
+    assert run.returncode != 0
+    assert run.recap["changed"] == 0
+    failure = run.output[re.search(r"^(fatal|failed): ", run.output, re.M).start():]
+    assert f"chmod 600 {key}" in failure, failure[:3000]
     assert not any(_created_resources(aws).values()), _created_resources(aws)
 
 

@@ -15,7 +15,7 @@ from conftest import BUCKET, STACK, WALL_TIMES
 PREFIX = "mlflow"  # stack_artifact_prefix of inventories/local
 SERVER = f"{STACK}-server"
 DATABASE = f"{STACK}-db"
-ADMIN_CIDR = "127.0.0.1/32"  # stack_admin_cidrs of inventories/local
+ADMIN_CIDR = "172.30.77.1/32"  # stack_admin_cidrs of inventories/local (the Docker gateway)
 WEB_CIDR = "172.30.77.0/24"  # stack_web_cidrs of inventories/local (the local Docker network)
 
 # Production settings on top of the local inventory: the TLS-only bucket policy is ON.

@@ -24,6 +24,21 @@ def firewall_invalid_cidrs(cidrs):
     return bad
 
 
+def firewall_uncovered(addresses, cidrs):
+    """Return the addresses (strings) that no CIDR of the list contains."""
+    nets = [_network(cidr)[0] for cidr in cidrs or []]
+    uncovered = []
+    for address in addresses or []:
+        try:
+            ip = ipaddress.ip_address(str(address).strip())
+        except ValueError:
+            uncovered.append(address)
+            continue
+        if not any(ip.version == net.version and ip in net for net in nets):
+            uncovered.append(address)
+    return uncovered
+
+
 def firewall_rule_set(ssh_cidrs, web_cidrs, ssh_port, web_ports):
     """Return the wanted allow rules as dicts (from_ip, to_ip, port, comment)."""
     rules = []
@@ -107,5 +122,6 @@ class FilterModule:
         return {
             "firewall_invalid_cidrs": firewall_invalid_cidrs,
             "firewall_rule_set": firewall_rule_set,
+            "firewall_uncovered": firewall_uncovered,
             "firewall_unwanted_rules": firewall_unwanted_rules,
         }
