@@ -49,6 +49,22 @@ def psql(sql):
     return docker_exec(POSTGRES, "su", "postgres", "-c", "psql -tA -d mlflow", input_text=sql).stdout
 
 
+SSH_PORT = int(os.environ.get("LOCAL_SSH_PORT", "2222"))
+SSH_KEY = CREDENTIALS / "ssh_key"
+KNOWN_HOSTS = CREDENTIALS / "known_hosts"
+
+
+def ssh(*command, user="admin", key=SSH_KEY, check=False, extra=()):
+    """Run a command on the server the way the stack reaches it: SSH to the published port
+    with the stack's key, checking the host key against the stack's known_hosts file."""
+    return subprocess.run(
+        ["ssh", "-p", str(SSH_PORT), "-i", str(key), "-o", "BatchMode=yes", "-o", "ControlPath=none",
+         "-o", f"UserKnownHostsFile={KNOWN_HOSTS}", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10",
+         *extra, f"{user}@127.0.0.1", *command],
+        capture_output=True, text=True, check=check, timeout=60,
+    )
+
+
 def ansible_playbook(*args, env_extra=None, timeout=900):
     env = dict(os.environ)
     env.update({

@@ -21,16 +21,17 @@ def containers():
     return set(out.stdout.split())
 
 
-def test_a_taken_https_port_is_refused_before_any_change():
+@pytest.mark.parametrize("variable", ["LOCAL_HTTPS_PORT", "LOCAL_SSH_PORT"])
+def test_a_taken_port_is_refused_before_any_change(variable):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         before = containers()
-        run = subprocess.run(["bash", str(SCRIPT), "up"], env={**os.environ, "LOCAL_HTTPS_PORT": str(port)},
+        run = subprocess.run(["bash", str(SCRIPT), "up"], env={**os.environ, variable: str(port)},
                              capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
-    assert f"port {port} on 127.0.0.1 is taken" in run.stderr
+    assert f"port {port} on 127.0.0.1 is taken" in run.stderr and variable in run.stderr
     assert containers() == before
 
 

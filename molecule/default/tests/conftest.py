@@ -11,7 +11,7 @@ import testinfra
 import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
-VARS_FILE = pathlib.Path(os.environ.get("MLFLOW_MOLECULE_VARS", HERE.parent / "vars" / "test.yml"))
+VARS_FILE = pathlib.Path(os.environ.get("MLFLOW_MOLECULE_VARS", HERE.parent / "inventory" / "group_vars" / "all.yml"))
 # [[container, https port, http port], ...] from verify.yml; the defaults match molecule.yml.
 TARGETS = json.loads(
     os.environ.get(
@@ -29,6 +29,10 @@ class Target:
         self.https_port = int(https_port)
         self.http_port = int(http_port)
         self.host = testinfra.get_host(f"docker://{name}")
+        # Each platform has its own database and database roles (inventory/host_vars/).
+        self.platform = name.rsplit("-", 1)[1]  # debian12, debian13
+        self.db_name = f"mlflow_{self.platform}"
+        self.db_role_prefix = f"mlflow{self.platform.removeprefix('debian')}"
         self.base_url = f"https://127.0.0.1:{self.https_port}"
         self.cert_path = tmp_dir / f"{name}.crt"
         self.cert_path.write_bytes(self.host.file("/etc/nginx/tls/mlflow.crt").content)

@@ -73,10 +73,10 @@ def roundtrip(target, user, password, test_vars, tmp_path, label):
     body = s3.get_object(Bucket=test_vars["molecule_bucket"], Key=matching[0])["Body"].read().decode()
     assert body == f"artifact {marker}\n"
 
-    # The run is stored in PostgreSQL.
+    # The run is stored in PostgreSQL (read as the master user, over TLS).
     with psycopg2.connect(
-        dbname=test_vars["molecule_db_name"], user=test_vars["molecule_db_user"],
-        password=test_vars["molecule_db_password"], **PG
+        dbname=target.db_name, user=test_vars["molecule_db_master_user"],
+        password=test_vars["molecule_db_master_password"], sslmode="require", **PG
     ) as conn, conn.cursor() as cur:
         cur.execute("SELECT status FROM runs WHERE run_uuid = %s", (run_id,))
         row = cur.fetchone()

@@ -128,7 +128,7 @@ def _secret_forms(password):
 def test_database_password_is_not_exposed(target, test_vars, command):
     out = target.host.check_output(command)
     assert out.strip(), f"{command} printed nothing"
-    for secret in _secret_forms(test_vars["molecule_db_password"]):
+    for secret in _secret_forms(test_vars["molecule_db_app_password"]):
         assert secret not in out, f"database password visible in `{command}`"
 
 
@@ -136,7 +136,69 @@ def test_database_password_is_in_the_environment_file_only_url_encoded(target, t
     from urllib.parse import quote
 
     env = target.host.file("/etc/mlflow/mlflow.env").content_string
-    assert quote(test_vars["molecule_db_password"], safe="") in env
+    assert quote(test_vars["molecule_db_app_password"], safe="") in env
+    assert test_vars["molecule_db_master_password"] not in env
+
+
+def _backend_uri(target):
+    env = target.host.file("/etc/mlflow/mlflow.env").content_string
+    match = re.search(r'^MLFLOW_BACKEND_STORE_URI="(postgresql://[^"]+)"', env, re.M)
+    assert match, "no backend URI in the environment file"
+    return match.group(1)
+
+
+def test_mlflow_logs_in_with_its_own_login_and_verifies_the_server(target, test_vars):
+    """Never the master user: one of the platform's two app logins; TLS verified (verify-full)."""
+    from urllib.parse import urlsplit, parse_qs
+
+    uri = urlsplit(_backend_uri(target))
+    assert uri.username in (f"{target.db_role_prefix}_app_a", f"{target.db_role_prefix}_app_b")
+    assert uri.username != test_vars["molecule_db_master_user"]
+    query = parse_qs(uri.query)
+    assert query["sslmode"] == ["verify-full"]
+    assert query["sslrootcert"] == ["/etc/ssl/mlflow/db-ca.pem"]
+    assert target.host.file("/etc/ssl/mlflow/db-ca.pem").contains("BEGIN CERTIFICATE")
+
+
+def _psql(test_vars, target, sql):
+    """A query as the master user, over TLS, through the stand-in's published port."""
+    import psycopg2
+
+    with psycopg2.connect(host="127.0.0.1", port=15432, dbname=target.db_name, sslmode="require",
+                          user=test_vars["molecule_db_master_user"],
+                          password=test_vars["molecule_db_master_password"]) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def test_database_roles_are_least_privilege(target, test_vars):
+    """The master is not a superuser (as on RDS); the app logins are neither superusers nor
+    members of rds_superuser; the NOLOGIN owner role owns the database."""
+    prefix = target.db_role_prefix
+    rows = _psql(test_vars, target, f"""
+        SELECT r.rolname, r.rolsuper, r.rolcanlogin, pg_has_role(r.oid, 'rds_superuser', 'MEMBER')
+        FROM pg_roles r WHERE r.rolname IN ('{test_vars["molecule_db_master_user"]}', '{prefix}_owner',
+                                            '{prefix}_app_a', '{prefix}_app_b') ORDER BY 1""")
+    roles = {name: (superuser, can_login, in_rds) for name, superuser, can_login, in_rds in rows}
+    assert roles[test_vars["molecule_db_master_user"]] == (False, True, True)
+    assert roles[f"{prefix}_owner"] == (False, False, False)
+    logins = {k: v for k, v in roles.items() if "_app_" in k}
+    assert len(logins) == 2 and all(not superuser and not in_rds for superuser, _, in_rds in logins.values())
+    # Exactly one login can log in: the one MLflow uses; the other is retired.
+    assert sorted(can_login for _, can_login, _ in logins.values()) == [False, True]
+    owner = _psql(test_vars, target, f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{target.db_name}'")
+    assert owner == [(f"{prefix}_owner",)]
+
+
+def test_every_table_belongs_to_the_owner_role(target, test_vars):
+    """MLflow's tables belong to the owner role, so either login can migrate them; on Debian 12's
+    database an earlier MLflow created them as the master user (prepare.yml): handed over."""
+    rows = _psql(test_vars, target, """
+        SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')""")
+    tables = dict(rows)
+    assert "experiments" in tables and "runs" in tables
+    assert set(tables.values()) == {f"{target.db_role_prefix}_owner"}, tables
 
 
 def test_mlflow_processes_run_as_the_mlflow_user(target):
