@@ -84,7 +84,7 @@ def _parse_tuples(rules_text):
 def firewall_unwanted_rules(rules_text, wanted):
     """Return the incoming allow/limit rules present in ufw that are not wanted.
 
-    deny/reject rules are left alone on purpose (fail2ban bans, manual blocks).
+    deny/reject rules are left alone on purpose (manual blocks).
     Each result is shaped for community.general.ufw with delete=true.
     """
     wanted_keys = {
