@@ -97,6 +97,20 @@ class LoadLoop(threading.Thread):
             self._halt.wait(max(0.0, self.pace - (end - start)))
 
 
+class RunCreatingLoop(LoadLoop):
+    """Create a new run in one experiment, again and again: every processed request adds one
+    row, so a request processed twice (a replayed write) shows as an extra run."""
+
+    def __init__(self, base_url, auth, experiment_id, verify, **kwargs):
+        super().__init__(base_url, auth, None, verify, **kwargs)
+        self.experiment_id = experiment_id
+
+    def _one(self, session, step):
+        return session.post(f"{self.base_url}/api/2.0/mlflow/runs/create",
+                            json={"experiment_id": self.experiment_id, "run_name": f"write-{step}",
+                                  "start_time": int(time.time() * 1000)}, timeout=30)
+
+
 def latency_summary(latencies, wall_seconds):
     """Throughput (req/s) and p50/p99 latency (ms) of successful requests."""
     if not latencies:
@@ -109,6 +123,14 @@ def latency_summary(latencies, wall_seconds):
         "p50_ms": statistics.median(ordered) * 1000,
         "p99_ms": p99 * 1000,
     }
+
+
+def create_experiment(base_url, auth, verify, experiment_name):
+    """Create an experiment through the REST API; returns its id."""
+    created = new_session(auth, verify).post(f"{base_url}/api/2.0/mlflow/experiments/create",
+                                            json={"name": experiment_name}, timeout=30)
+    created.raise_for_status()
+    return created.json()["experiment_id"]
 
 
 def create_run(base_url, auth, verify, experiment_name):

@@ -88,12 +88,12 @@ def playbook(moto_endpoint, tmp_path_factory):
     }
     env.pop("AWS_PROFILE", None)
 
-    def run(name: str, extra_vars: dict | None = None, *args: str) -> Run:
+    def run(name: str, extra_vars: dict | None = None, *args: str, inventory: Path | None = None) -> Run:
         variables = {"stack_credentials_dir": str(credentials), **(extra_vars or {})}
         cmd = [
             str(ANSIBLE_PLAYBOOK),
             "-i",
-            str(INVENTORY),
+            str(inventory or INVENTORY),
             str(REPO / "playbooks" / name),
             "-e",
             json.dumps(variables),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -18,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+
+from conftest import INVENTORY
 
 
 def _self_signed(key, *, days: int = 30, names: tuple[str, ...] = ("mlflow.example.com", "127.0.0.1")) -> str:
@@ -136,7 +139,7 @@ BAD_INPUTS = [
     ),
     ("public-url-http", {"stack_public_url": "http://127.0.0.1:8443"}, "stack_public_url", []),
     ("public-hostname-url", {"stack_public_hostname": "https://mlflow.example.com/"}, "stack_public_hostname", []),
-    ("mlflow-version-old", {"mlflow_version": "3.5.0"}, "mlflow_version", []),
+    ("mlflow-version-old", {"mlflow_version": "3.16.1"}, "mlflow_version", []),
     ("bcrypt-cost-too-high", {"nginx_auth_bcrypt_cost": 15}, "nginx_auth_bcrypt_cost", []),
 ]
 
@@ -153,7 +156,7 @@ GOOD_HOST_INPUTS = [
             "nginx_tls_certificate_key": KEY,
             "stack_public_hostname": "mlflow.example.com",
             "stack_public_url": "https://mlflow.example.com",
-            "mlflow_version": "3.12",
+            "mlflow_version": "3.17.0",
             "nginx_auth_bcrypt_cost": 14,
         },
     ),
@@ -179,17 +182,32 @@ GOOD_HOST_INPUTS = [
 
 
 def _created_resources(aws) -> dict[str, list]:
+    """Every kind of resource the stack creates (or could leave behind), as the emulator holds it."""
     ec2 = aws("ec2")
+    default_vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["IsDefault"]]
+
+    def outside_default(items, key="VpcId"):
+        return [i for i in items if i.get(key) not in default_vpcs]
+
     return {
         "buckets": [b["Name"] for b in aws("s3").list_buckets()["Buckets"]],
         "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]],
+        "subnets": [s["SubnetId"] for s in outside_default(ec2.describe_subnets()["Subnets"])],
+        "route_tables": [t["RouteTableId"] for t in outside_default(ec2.describe_route_tables()["RouteTables"])],
+        "internet_gateways": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]
+                              if not any(a.get("VpcId") in default_vpcs for a in g.get("Attachments", []))],
         "security_groups": [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"],
+        "network_interfaces": [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces()["NetworkInterfaces"]],
         "instances": [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]],
         "addresses": [a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]],
         "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]],
         "roles": [r["RoleName"] for r in aws("iam").list_roles()["Roles"]],
+        "instance_profiles": [p["InstanceProfileName"] for p in aws("iam").list_instance_profiles()["InstanceProfiles"]],
         "db_instances": [d["DBInstanceIdentifier"] for d in aws("rds").describe_db_instances()["DBInstances"]],
         "db_subnet_groups": [g["DBSubnetGroupName"] for g in aws("rds").describe_db_subnet_groups()["DBSubnetGroups"]],
+        "db_snapshots": [s["DBSnapshotIdentifier"] for s in aws("rds").describe_db_snapshots()["DBSnapshots"]],
+        "ssm_parameters": [p["Name"] for p in aws("ssm").describe_parameters()["Parameters"]],
+        "kms_aliases": [a["AliasName"] for a in aws("kms").list_aliases()["Aliases"] if not a["AliasName"].startswith("alias/aws/")],
     }
 
 
@@ -199,6 +217,15 @@ def empty_emulator(reset_moto, aws):
     assert not any(_created_resources(aws).values())
     yield
     reset_moto()
+
+
+def _failure_message(output: str) -> str:
+    """The msg of the failed task (at -vvv the result also shows the assertion's expression,
+    which names other variables), joined onto one line."""
+    failure = output[re.search(r"^(fatal|failed): ", output, re.M).start():]
+    match = re.search(r"^\s+msg: (.*?)(?=^\s+[a-z_]+: |^PLAY RECAP|\Z)", failure, re.M | re.S)
+    assert match, failure[:3000]
+    return " ".join(match.group(1).replace("'", " ").split())
 
 
 def _assert_no_secret_echoed(output: str, secrets: list[str]) -> None:
@@ -214,13 +241,16 @@ def test_bad_input_fails_before_any_change(empty_emulator, playbook, aws, tmp_pa
     # --limit localhost is a guard, not part of the check: should a case ever get past the
     # preflight, the later plays of site.yml must not reach the local stack's containers.
     credentials = tmp_path / "credentials"
-    run = playbook("../site.yml", {"stack_credentials_dir": str(credentials), **extra_vars}, "--limit", "localhost")
+    run = playbook("../site.yml", {"stack_credentials_dir": str(credentials), **extra_vars}, "--limit", "localhost", "-vvv")
 
     assert run.returncode != 0, run.output[-3000:]
     assert run.recap["failed"] == 1
     assert run.recap["changed"] == 0
-    failure = run.output[re.search(r"^(fatal|failed): ", run.output, re.M).start():]
-    assert variable in failure, failure[:3000]
+    # The message names the variable, as a whole word (nginx_tls_certificate is not found
+    # inside nginx_tls_certificate_key).
+    message = _failure_message(run.output)
+    assert re.search(rf"(?<![A-Za-z0-9_]){re.escape(variable)}(?![A-Za-z0-9_])", message), message[:3000]
+    # Even at -vvv (every task's arguments and results), no secret it was given is echoed.
     _assert_no_secret_echoed(run.output, secrets)
     assert not any(_created_resources(aws).values()), _created_resources(aws)
     # Validation writes nothing on the controller either: no secret generated, no key pair.
@@ -254,9 +284,26 @@ def test_a_private_key_others_can_read_is_refused_naming_the_file(empty_emulator
 
     assert run.returncode != 0
     assert run.recap["changed"] == 0
-    failure = run.output[re.search(r"^(fatal|failed): ", run.output, re.M).start():]
-    assert f"chmod 600 {key}" in " ".join(failure.split()), failure[:3000]
+    assert f"chmod 600 {key}" in _failure_message(run.output)
     assert not any(_created_resources(aws).values()), _created_resources(aws)
+
+
+def test_a_plaintext_vault_file_in_the_inventory_is_refused(empty_emulator, playbook, aws, tmp_path):
+    """A vault.yml Ansible can read as plain text would be committed with its secrets."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(INVENTORY, inventory)
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    vault.write_text("vault_stack_db_password: Plain-Text-Secret-0123456789\n")
+    credentials = tmp_path / "credentials"
+    run = playbook("../site.yml", {"stack_credentials_dir": str(credentials)}, "--limit", "localhost", "-vvv",
+                   inventory=inventory)
+
+    assert run.returncode != 0
+    assert run.recap["changed"] == 0
+    message = _failure_message(run.output)
+    assert str(vault) in message and "ansible-vault encrypt" in message, message
+    _assert_no_secret_echoed(run.output, ["Plain-Text-Secret-0123456789"])
+    assert not any(_created_resources(aws).values()) and not credentials.exists()
 
 
 def test_destroy_refuses_without_confirmation(empty_emulator, playbook):

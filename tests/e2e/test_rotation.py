@@ -11,10 +11,10 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import CREDENTIALS, POSTGRES, ROOT, SERVER, ansible_playbook, docker_exec, parse_env_file
+from conftest import CREDENTIALS, POSTGRES, ROOT, SERVER, ansible_playbook, docker_exec, parse_env_file, psql
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from mlflow_load import LoadLoop, create_run, new_session  # noqa: E402
+from mlflow_load import LoadLoop, RunCreatingLoop, create_experiment, create_run, new_session  # noqa: E402
 
 URL = "https://127.0.0.1:8443"
 
@@ -142,20 +142,28 @@ def test_db_rotation_under_load_fails_no_request(kept_run, cert):
     old_master, old_app, old_login = db_password(), app_password(), mlflow_login()
     users = ["alice", "ci-bot"]
     run_id = create_run(URL, ("alice", password("alice")), cert, "rotation-load")
+    experiment_id = create_experiment(URL, ("ci-bot", password("ci-bot")), cert, f"write-replay-{int(time.time())}")
     loops = [LoadLoop(URL, (u, password(u)), run_id, cert, max_seconds=600) for u in users]
-    for loop in loops:
+    # A write-only client: every run it creates is one row, so a replayed write shows.
+    writer = RunCreatingLoop(URL, ("ci-bot", password("ci-bot")), experiment_id, cert, max_seconds=600)
+    for loop in loops + [writer]:
         loop.start()
     time.sleep(3)
     wall = rotate("-e", "rotate=db")
-    for loop in loops:
+    for loop in loops + [writer]:
         loop.stop()
-    sent = sum(loop.sent for loop in loops)
-    failures = [loop.failures() for loop in loops]
-    print(f"\nDB rotation: {wall:.1f} s, {sent} requests through nginx, failures {failures}")
-    assert sent >= 100
+    sent = sum(loop.sent for loop in loops + [writer])
+    failures = [loop.failures() for loop in loops + [writer]]
+    stored = int(psql(f"SELECT count(*) FROM runs WHERE experiment_id = {int(experiment_id)};").strip())
+    print(f"\nDB rotation: {wall:.1f} s, {sent} requests through nginx, failures {failures}; "
+          f"runs created: {writer.counts[200]} acknowledged, {stored} stored (replayed: {stored - writer.counts[200]})")
+    assert sent >= 100 and writer.counts[200] >= 50
     # Not one request fails: MLflow moves to the idle database login (already holding the new
     # password) one instance at a time, and the previous login is retired only afterwards.
-    assert failures == [{}, {}]
+    assert failures == [{}, {}, {}]
+    # Every acknowledged write is stored once, and nothing else is: no request was processed
+    # twice (nginx retries only what never reached an instance).
+    assert stored == writer.counts[200]
     assert_db_rotated(old_master, old_app, old_login)
     assert_kept(*kept_run, CREDENTIALS / "mlflow-client.env")
 

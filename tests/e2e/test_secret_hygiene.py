@@ -1,31 +1,47 @@
-"""No secret anywhere it should not be: run site.yml and a rotation with -vvv, then search
-every place an operator or another local user could read for every secret."""
-import pathlib
+"""No secret anywhere it should not be, on every code path: a first install on a new instance
+and an MLflow version change (the schema upgrade runs then), and a rotation, each with -vvv,
+while the host's process list is sampled; then every secret, in plain and in base64
+`user:password` form, is searched in the controller output, the journal, the logs, the unit
+files, every process's command line and the host's whole filesystem (outside the two files
+that are the secrets' home: MLflow's env file and the htpasswd file). Every place searched must
+have been read; a place that cannot be read fails the test instead of counting as clean.
+
+Runs near the end of the e2e sequence: it replaces the server instance."""
+import base64
 import re
 import subprocess
+import threading
+import time
 
+import boto3
 import pytest
 
-from conftest import CREDENTIALS, POSTGRES, SERVER, ansible_playbook, docker_exec, psql
+from conftest import AWS_ENDPOINT, CREDENTIALS, POSTGRES, SERVER, ansible_playbook, docker_exec, psql
+
+OLD_MLFLOW = "3.16.1"  # a release with schema migrations before the default one (3.17.x)
 
 
 def current_secrets():
     secrets = {"db": (CREDENTIALS / "db_password").read_text().strip(),
                "db-app": (CREDENTIALS / "db_app_password").read_text().strip(),
-               "salt-seed": (CREDENTIALS / "auth_salt_seed").read_text().strip()}
+               "kek": (CREDENTIALS / "mlflow_kek_passphrase").read_text().strip()}
     for path in (CREDENTIALS / "auth").iterdir():
-        secrets[f"auth:{path.name}"] = path.read_text().strip()
+        if path.suffix == ".salt":
+            continue
+        password = path.read_text().strip()
+        secrets[f"auth:{path.name}"] = password
+        # What a client sends in every request (Authorization: Basic ...).
+        secrets[f"auth-b64:{path.name}"] = base64.b64encode(f"{path.name}:{password}".encode()).decode()
+    key = (CREDENTIALS / "ssh_key").read_text()
+    secrets.update({f"ssh-key-line-{i}": line for i, line in enumerate(key.splitlines())
+                    if len(line) >= 32 and "-----" not in line})
     return secrets
 
 
 def tls_key_secrets():
     """The private part of the server's TLS key, in the forms it could leak in: the private
-    number in hex (plain and openssl's colon form) and the PEM lines that carry it.
-
-    Only the private number is secret: an EC key's PEM also carries the public point (the
-    certificate and key-info output show it legitimately), so PEM lines are checked only
-    where they hold private bytes (the first line of a SEC1/PKCS#8 EC key, every line of an
-    RSA key but those also in the public key)."""
+    number in hex (plain and openssl's colon form) and the PEM lines that carry it (an EC key's
+    PEM also carries the public point, which the certificate legitimately shows)."""
     key = docker_exec(SERVER, "sh", "-c", "cat /etc/nginx/tls/*.key").stdout
     text = docker_exec(SERVER, "sh", "-c", "openssl pkey -in /etc/nginx/tls/*.key -text -noout").stdout
     public = docker_exec(SERVER, "sh", "-c", "openssl pkey -pubout -in /etc/nginx/tls/*.key").stdout
@@ -42,38 +58,74 @@ def tls_key_secrets():
     return secrets
 
 
-def server_places():
-    """Everything on the host where a secret must not be (the env file and htpasswd are not
-    listed: they are the secrets' home, root-only)."""
-    sh = lambda cmd: docker_exec(SERVER, "sh", "-c", cmd, check=False).stdout  # noqa: E731
-    return {
-        "journal": sh("journalctl --no-pager -o cat"),
-        "nginx logs": sh("cat /var/log/nginx/*.log"),
-        "unit files": sh("cat /etc/systemd/system/mlflow*.service"),
-        "systemctl cat": sh("systemctl cat --no-pager 'mlflow*'"),
-        "systemctl show": sh("systemctl show --no-pager mlflow.service mlflow-2.service nginx.service"),
-        "process list": sh("ps -eo pid,user,args ww"),
-        "/proc/*/cmdline": sh("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"),
-        "fail2ban log": sh("cat /var/log/fail2ban.log 2>/dev/null"),
-    }
+class ProcessSampler(threading.Thread):
+    """Reads every command line on the host, again and again, while a run goes on."""
+
+    SAMPLE = "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; echo; ps -eo args ww"
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples, self.reads, self.stopping = [], 0, threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            # While the instance is being replaced there is no server to read: not a read.
+            result = subprocess.run(["docker", "exec", SERVER, "sh", "-c", self.SAMPLE],
+                                    capture_output=True, text=True, timeout=60, check=False)
+            if result.returncode == 0 and "ps -eo" in result.stdout:
+                self.samples.append(result.stdout)
+                self.reads += 1
+            time.sleep(0.2)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(timeout=120)
 
 
-def database_log():
-    # The stand-in logs to stderr, as RDS's postgresql.log does.
-    result = subprocess.run(["docker", "logs", POSTGRES], capture_output=True, text=True, timeout=60, check=True)
-    return result.stdout + result.stderr
+def sampled(*args):
+    sampler = ProcessSampler()
+    sampler.start()
+    try:
+        run = ansible_playbook(*args, timeout=1800)
+    finally:
+        sampler.stop()
+    assert run.returncode == 0, run.stdout[-4000:]
+    return run.stdout + run.stderr, sampler
+
+
+def replace_the_instance():
+    """A new EC2 instance, as if the old one had been replaced: the next run launches it, moves
+    the Elastic IP to it and boots its stand-in (new host keys) for a first install."""
+    ec2 = boto3.client("ec2", endpoint_url=AWS_ENDPOINT, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    reservations = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["mlflow-local-server"]},
+                                                   {"Name": "instance-state-name", "Values": ["running"]}])
+    ids = [i["InstanceId"] for r in reservations["Reservations"] for i in r["Instances"]]
+    assert len(ids) == 1
+    ec2.terminate_instances(InstanceIds=ids)
+    return ids[0]
+
+
+def server_instance_id():
+    return subprocess.run(["docker", "inspect", "-f", '{{ index .Config.Labels "mlflow-ansible.instance-id" }}', SERVER],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def verbose_runs():
     before = current_secrets()
+    old_instance = replace_the_instance()
     # Log every DDL statement, as an RDS parameter group with log_statement = ddl does.
     psql("ALTER SYSTEM SET log_statement = 'ddl'; SELECT pg_reload_conf();")
     try:
-        converge = ansible_playbook("site.yml", "-vvv")
-        assert converge.returncode == 0, converge.stdout[-3000:]
-        rotation = ansible_playbook("playbooks/rotate-credentials.yml", "-vvv")
-        assert rotation.returncode == 0, rotation.stdout[-3000:]
+        first_install, first_sampler = sampled(
+            "site.yml", "-vvv", "-e", f"mlflow_version={OLD_MLFLOW}", "-e", f"mlflow_minimum_version={OLD_MLFLOW}")
+        new_instance = server_instance_id()
+        assert new_instance != old_instance
+        assert docker_exec(SERVER, "/opt/mlflow/venv/bin/mlflow", "--version").stdout.split()[-1] == OLD_MLFLOW
+        version_change, upgrade_sampler = sampled("site.yml", "-vvv")
+        assert "Upgrade the MLflow database schema" in version_change
+        rotation, rotation_sampler = sampled("playbooks/rotate-credentials.yml", "-vvv")
     finally:
         psql("ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf();")
     after = current_secrets()
@@ -81,9 +133,10 @@ def verbose_runs():
     secrets = {**{f"{k} (before rotation)": v for k, v in before.items()},
                **{f"{k} (after rotation)": v for k, v in after.items()},
                **tls_key_secrets()}
-    output = {"site.yml -vvv": converge.stdout + converge.stderr,
-              "rotate-credentials.yml -vvv": rotation.stdout + rotation.stderr}
-    return secrets, output
+    output = {"first install -vvv": first_install, "version change -vvv": version_change,
+              "rotation -vvv": rotation}
+    samplers = {"first install": first_sampler, "version change": upgrade_sampler, "rotation": rotation_sampler}
+    return secrets, output, samplers
 
 
 def hits(secrets, places):
@@ -92,24 +145,76 @@ def hits(secrets, places):
 
 
 def test_verbose_controller_output_holds_no_secret(verbose_runs):
-    secrets, output = verbose_runs
-    assert all(len(text) > 10000 for text in output.values())  # -vvv really was verbose
+    secrets, output, _ = verbose_runs
+    assert all(len(text) > 100000 for text in output.values())  # -vvv really was verbose
     assert hits(secrets, output) == []
 
 
+def test_no_command_line_on_the_host_ever_held_a_secret(verbose_runs):
+    secrets, _, samplers = verbose_runs
+    for name, sampler in samplers.items():
+        print(f"\n{name}: {sampler.reads} samples of every command line on the host")
+        assert sampler.reads >= 50, name  # the sampling really ran during the run
+    places = {f"command lines during {name}": "\n".join(s.samples) for name, s in samplers.items()}
+    assert any("mlflow server" in text for text in places.values())
+    assert hits(secrets, places) == []
+
+
+def server_places():
+    """Everything on the host where a secret must not be; each read must succeed."""
+    def read(command):
+        result = docker_exec(SERVER, "sh", "-c", command, check=False)
+        assert result.returncode == 0, f"could not read: {command}: {result.stderr[-500:]}"
+        return result.stdout
+
+    return {
+        "journal": read("journalctl --no-pager -o cat"),
+        "nginx logs": read("cat /var/log/nginx/*.log"),
+        "unit files": read("cat /etc/systemd/system/mlflow*.service"),
+        "systemctl cat": read("systemctl cat --no-pager 'mlflow*'"),
+        "systemctl show": read("systemctl show --no-pager mlflow.service mlflow-2.service nginx.service"),
+        "process list": read("ps -eo pid,user,args ww"),
+        "/proc/*/cmdline": read("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; true"),
+        "fail2ban log": read("cat /var/log/fail2ban.log"),
+    }
+
+
+# Files that are a secret's home (root-only or root:group 0640) and may hold one.
+HOMES = ["/etc/mlflow/mlflow.env", "/etc/nginx/mlflow.htpasswd", "/etc/nginx/tls/mlflow.key"]
+
+
 def test_the_host_shows_no_secret_in_logs_units_or_processes(verbose_runs):
-    secrets, _ = verbose_runs
+    secrets, _, _ = verbose_runs
     places = server_places()
     assert "mlflow server" in places["process list"]  # the search looks at the real thing
     assert hits(secrets, places) == []
+
+
+def test_no_file_on_the_host_holds_a_secret_outside_its_home(verbose_runs):
+    """grep the whole filesystem (patterns on stdin, so the search leaves no file behind)."""
+    secrets, _, _ = verbose_runs
+    patterns = sorted({v for v in secrets.values() if v})
+    excluded = " ".join(f"--exclude={path.rsplit('/', 1)[1]}" for path in HOMES)
+    command = (f"grep -rlF -f /dev/stdin --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev {excluded} / ; "
+               "test $? -le 1")  # 0: found, 1: nothing found, 2: an error
+    result = docker_exec(SERVER, "sh", "-c", command, input_text="\n".join(patterns) + "\n", check=False)
+    files = [f for f in result.stdout.split() if f not in HOMES]
+    # The home files are named by base name in --exclude; make sure nothing else by the same
+    # name was skipped silently.
+    same_names = docker_exec(SERVER, "sh", "-c", "find / -xdev \\( -name mlflow.env -o -name mlflow.htpasswd "
+                             "-o -name mlflow.key \\) 2>/dev/null").stdout.split()
+    assert sorted(same_names) == sorted(HOMES), same_names
+    assert result.returncode == 0, result.stderr[-1000:]
+    assert files == []
 
 
 def test_the_database_log_holds_no_login_password(verbose_runs):
     """MLflow's login gets its new password as a SCRAM verifier, so even a server that logs
     every DDL statement never sees the password. (The master password reaches RDS through
     its API, never as SQL; the stand-in's own SQL for it plays that API and is not checked.)"""
-    secrets, _ = verbose_runs
-    log = database_log()
+    secrets, _, _ = verbose_runs
+    log = subprocess.run(["docker", "logs", POSTGRES], capture_output=True, text=True, timeout=60, check=True)
+    log = log.stdout + log.stderr
     # The rotation really went through the log: the new login's ALTER, with a verifier.
     assert re.search(r"ALTER USER \"mlflow_app_[ab]\" WITH ENCRYPTED PASSWORD 'SCRAM-SHA-256\$4096:", log), log[-3000:]
     app_secrets = {name: value for name, value in secrets.items() if name.startswith("db-app ")}
@@ -123,6 +228,7 @@ def test_secret_files_are_private(verbose_runs):
     assert modes == ["/etc/mlflow/mlflow.env root:mlflow 640", "/etc/nginx/mlflow.htpasswd root:www-data 640"]
     key_modes = docker_exec(SERVER, "sh", "-c", "stat -c '%U %a' /etc/nginx/tls/*.key").stdout.split()
     assert key_modes == ["root", "600"]
-    for path in pathlib.Path(CREDENTIALS).rglob("*"):
-        if path.is_file() and path.name != "server-ca.pem":
+    for path in CREDENTIALS.rglob("*"):
+        if path.is_file() and path.name not in ("server-ca.pem", "database-standin-ca.pem", "known_hosts",
+                                                "ssh_key.pub") and "server-standin" not in path.parts:
             assert path.stat().st_mode & 0o077 == 0, path

@@ -100,6 +100,18 @@ def test_htpasswd_holds_bcrypt_hashes_of_the_configured_users(target, users):
         assert re.fullmatch(r"\$2b\$05\$[./A-Za-z0-9]{53}", value), value
 
 
+def test_users_with_the_same_password_get_different_salts_and_hashes(target, users):
+    """alice and carol share a password (inventory): each user's salt is random, so the file
+    does not show it, and a salt is no function of the password an attacker could test."""
+    content = target.host.file("/etc/nginx/mlflow.htpasswd").content_string
+    entries = dict(line.split(":", 1) for line in content.splitlines() if line and not line.startswith("#"))
+    passwords = dict(users)
+    assert passwords["alice"] == passwords["carol"]
+    assert entries["alice"][7:29] != entries["carol"][7:29]  # the salts
+    assert entries["alice"] != entries["carol"]
+    assert len({entry[7:29] for entry in entries.values()}) == len(entries)
+
+
 def test_environment_file_sets_backend_and_artifacts_but_no_default_artifact_root(target, test_vars):
     env = target.host.file("/etc/mlflow/mlflow.env").content_string
     assert re.search(r'^MLFLOW_BACKEND_STORE_URI="postgresql://', env, re.M)
