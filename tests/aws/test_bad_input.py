@@ -141,6 +141,10 @@ BAD_INPUTS = [
     ("public-hostname-url", {"stack_public_hostname": "https://mlflow.example.com/"}, "stack_public_hostname", []),
     ("mlflow-version-old", {"mlflow_version": "3.16.1"}, "mlflow_version", []),
     ("bcrypt-cost-too-high", {"nginx_auth_bcrypt_cost": 15}, "nginx_auth_bcrypt_cost", []),
+    ("reboot-window-unparsable", {"unattended_upgrades_reboot_window": "25:00-03:00"}, "unattended_upgrades_reboot_window", []),
+    ("reboot-window-empty", {"unattended_upgrades_reboot_window": "03:00-03:00"}, "unattended_upgrades_reboot_window", []),
+    # Over SSH as admin (no Docker connection), with an AllowUsers list that would lock it out.
+    ("allow-users-lock-out", {"aws_server_host_vars": {}, "ssh_hardening_allow_users": ["deploy"]}, "ssh_hardening_allow_users", []),
 ]
 
 # Inputs at the edge of every host-side rule that must pass the preflight.
