@@ -21,15 +21,15 @@ PREFIX = "mlflow"
 
 
 def parse_env_file(path):
-    """Read a shell env file of KEY=value lines (values shell-quoted) like `set -a; .` does."""
-    env = {}
-    for line in pathlib.Path(path).read_text().splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, _, value = line.partition("=")
-        parts = shlex.split(value)
-        env[key.strip()] = parts[0] if parts else ""
-    return env
+    """The variables a client gets from the env file, the way a user loads it:
+    `set -a; . file; set +a` in bash, from another working directory."""
+    names = [line.partition("=")[0].strip() for line in pathlib.Path(path).read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    script = 'set -a; . "$1"; set +a; for n in ' + " ".join(shlex.quote(n) for n in names) + \
+             '; do printf "%s=%s\\0" "$n" "$(printenv "$n")"; done'
+    out = subprocess.run(["bash", "-c", script, "bash", str(path)], cwd="/", capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    return dict(item.split("=", 1) for item in out.split("\0") if item)
 
 
 @pytest.fixture(scope="session")

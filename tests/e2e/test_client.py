@@ -1,5 +1,6 @@
 """A real MLflow client, configured only by the env file site.yml wrote, works end to end."""
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import uuid
 
 import boto3
 
-from conftest import AWS_ENDPOINT, BUCKET, CREDENTIALS, PREFIX, ROOT, psql
+from conftest import AWS_ENDPOINT, BUCKET, CREDENTIALS, PREFIX, ROOT, parse_env_file, psql
 
 
 def run_client(env_vars, experiment):
@@ -29,10 +30,30 @@ def test_env_file_names_everything_the_client_needs(client_env):
     assert client_env["MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD"] == "false"
 
 
+def test_every_user_gets_an_env_file_that_works_wherever_it_is_copied(tmp_path):
+    """One file per basic-auth user; copied with server-ca.pem to any directory (a data
+    scientist's laptop), it names the certificate beside it and the client gets in."""
+    users = sorted(p.name for p in (CREDENTIALS / "auth").iterdir() if p.suffix != ".salt")
+    files = sorted(p.stem for p in (CREDENTIALS / "clients").glob("*.env"))
+    assert files == users and len(users) >= 2
+    last = users[-1]
+    laptop = tmp_path / "somewhere" / "else"
+    laptop.mkdir(parents=True)
+    shutil.copy(CREDENTIALS / "clients" / f"{last}.env", laptop)
+    shutil.copy(CREDENTIALS / "clients" / "server-ca.pem", laptop)
+    env = parse_env_file(laptop / f"{last}.env")
+    assert env["MLFLOW_TRACKING_USERNAME"] == last
+    assert env["MLFLOW_TRACKING_SERVER_CERT_PATH"] == str(laptop / "server-ca.pem")
+    result = run_client(env, f"e2e-{last}-{uuid.uuid4().hex[:8]}")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def test_credentials_are_private_and_not_tracked_by_git():
     assert stat.S_IMODE(os.stat(CREDENTIALS).st_mode) == 0o700
     for path in CREDENTIALS.rglob("*"):
-        if path.is_file() and path.name != "server-ca.pem":
+        public = path.name in ("server-ca.pem", "database-standin-ca.pem", "ssh_key.pub", "known_hosts") \
+            or "server-standin" in path.parts or path.name == "not-the-stack-key.pub"
+        if path.is_file() and not public:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     ignored = subprocess.run(["git", "check-ignore", "-q", str(CREDENTIALS / "mlflow-client.env")], cwd=ROOT)
     assert ignored.returncode == 0

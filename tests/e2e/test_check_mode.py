@@ -1,0 +1,44 @@
+"""Ops check drift with `--check --diff` before they apply anything (issue #13 item 7): on a
+converged stack it reports nothing to change and fails nothing; on a drifted stack (a
+hand-edited nginx site, an extra ufw rule) it reports the drift and leaves it as it is; a plain
+run then repairs it."""
+import re
+
+from conftest import SERVER, ansible_playbook, docker_exec
+
+SITE = "/etc/nginx/sites-available/mlflow.conf"
+STRAY_RULE = ["ufw", "allow", "from", "198.51.100.7", "to", "any", "port", "8080", "proto", "tcp"]
+
+
+def recap(output):
+    rows = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
+    assert rows, output[-3000:]
+    return {host: {"changed": int(c), "unreachable": int(u), "failed": int(f)} for host, _, c, u, f in rows}
+
+
+def test_check_mode_on_a_converged_stack_reports_no_change():
+    run = ansible_playbook("site.yml", "--check", "--diff")
+    assert run.returncode == 0, run.stdout[-4000:]
+    for host, counts in recap(run.stdout).items():
+        assert counts == {"changed": 0, "unreachable": 0, "failed": 0}, (host, counts, run.stdout[-4000:])
+
+
+def test_check_mode_reports_drift_without_fixing_it_and_a_run_repairs_it():
+    before = docker_exec(SERVER, "cat", SITE).stdout
+    docker_exec(SERVER, "sh", "-c", f"sed -i 's/client_max_body_size .*;/client_max_body_size 1m;/' {SITE}")
+    docker_exec(SERVER, *STRAY_RULE)
+    try:
+        check = ansible_playbook("site.yml", "--check", "--diff")
+        assert check.returncode == 0, check.stdout[-4000:]
+        assert recap(check.stdout)["mlflow-local-server"]["changed"] >= 2
+        # The diff shows the site's drift, and the stray rule is named for deletion.
+        assert re.search(r"^-\s*client_max_body_size 1m;", check.stdout, re.M), check.stdout[-4000:]
+        assert "198.51.100.7" in check.stdout
+        # Nothing was fixed.
+        assert "client_max_body_size 1m;" in docker_exec(SERVER, "cat", SITE).stdout
+        assert "198.51.100.7" in docker_exec(SERVER, "ufw", "status").stdout
+    finally:
+        repair = ansible_playbook("site.yml", "--tags", "firewall,nginx")
+    assert repair.returncode == 0, repair.stdout[-4000:]
+    assert docker_exec(SERVER, "cat", SITE).stdout == before
+    assert "198.51.100.7" not in docker_exec(SERVER, "ufw", "status").stdout
