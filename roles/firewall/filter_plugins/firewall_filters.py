@@ -115,12 +115,97 @@ def firewall_unwanted_rules(rules_text, wanted):
     return unwanted
 
 
+_POLICIES = {"DROP": "deny", "REJECT": "reject", "ACCEPT": "allow"}
+_DIRECTIONS = (("DEFAULT_INPUT_POLICY", "incoming"), ("DEFAULT_OUTPUT_POLICY", "outgoing"),
+               ("DEFAULT_FORWARD_POLICY", "routed"))
+
+
+def _sections(state_text):
+    """Split the output of `cat` with "==> path" markers into {path: content}."""
+    sections, current = {}, None
+    for line in state_text.splitlines():
+        if line.startswith("==> "):
+            current = line[4:].strip()
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    return {path: "\n".join(lines) for path, lines in sections.items()}
+
+
+def _settings(text):
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+def firewall_plan(state_text, wanted, defaults, logging, prune=True):
+    """Compare ufw's files (user.rules, user6.rules, /etc/default/ufw, ufw.conf, as read by
+    the role) with the wanted state; return the ufw commands that converge it (argv lists, in
+    order: unwanted allow/limit rules deleted, missing rules added, default policies, logging
+    level, enable) and a one-line description of each. Empty lists: nothing to do."""
+    files = _sections(state_text)
+    rules_text = files.get("/etc/ufw/user.rules", "") + "\n" + files.get("/etc/ufw/user6.rules", "")
+    policies = _settings(files.get("/etc/default/ufw", ""))
+    conf = _settings(files.get("/etc/ufw/ufw.conf", ""))
+    commands, described = [], []
+
+    if prune:
+        for rule in firewall_unwanted_rules(rules_text, wanted):
+            argv = ["ufw", "delete", rule["action"]]
+            if rule["proto"] != "any":
+                argv += ["proto", rule["proto"]]
+            argv += ["from", rule["from_ip"]]
+            if "from_port" in rule:
+                argv += ["port", rule["from_port"]]
+            argv += ["to", rule["to_ip"]]
+            if "app" in rule:
+                argv += ["app", rule["app"]]
+            elif "to_port" in rule:
+                argv += ["port", rule["to_port"]]
+            commands.append(argv)
+            described.append("remove " + " ".join(argv[2:]))
+
+    present = {
+        (r["proto"], r["dport"], r["dst"], r["src"])
+        for r in _parse_tuples(rules_text)
+        if r["direction"] == "in" and r["action"] == "allow" and r["dapp"] == "-" and r["sport"] == "any"
+    }
+    for rule in wanted:
+        if ("tcp", str(rule["port"]), rule["to_ip"], rule["from_ip"]) in present:
+            continue
+        argv = ["ufw", "allow", "proto", "tcp", "from", rule["from_ip"], "to", rule["to_ip"],
+                "port", str(rule["port"]), "comment", rule["comment"]]
+        commands.append(argv)
+        described.append("add " + " ".join(argv[1:10]))
+
+    for key, direction in _DIRECTIONS:
+        want = defaults[direction]
+        if _POLICIES.get(policies.get(key, ""), "") != want:
+            commands.append(["ufw", "default", want, direction])
+            described.append(f"default {want} {direction} (was {policies.get(key, 'unset')})")
+
+    if conf.get("LOGLEVEL", "") != logging:
+        commands.append(["ufw", "logging", logging])
+        described.append(f"logging {logging} (was {conf.get('LOGLEVEL', 'unset')})")
+
+    if conf.get("ENABLED", "") != "yes":
+        # Rules changed while ufw is active are loaded at once; `ufw enable` loads them (and
+        # at every boot from then on) when it was not.
+        commands.append(["ufw", "--force", "enable"])
+        described.append("enable ufw (was disabled)")
+    return {"commands": commands, "describe": described}
+
+
 class FilterModule:
     """Firewall role filters."""
 
     def filters(self):
         return {
             "firewall_invalid_cidrs": firewall_invalid_cidrs,
+            "firewall_plan": firewall_plan,
             "firewall_rule_set": firewall_rule_set,
             "firewall_uncovered": firewall_uncovered,
             "firewall_unwanted_rules": firewall_unwanted_rules,
