@@ -58,9 +58,8 @@ test: setup
 	$(MAKE) test-host
 	$(MAKE) test-e2e
 
-demo: venv collections
-	bash scripts/local-stack.sh up
-	$(LOCAL_AWS) ansible-playbook -i inventories/local site.yml
+demo:
+	bash scripts/demo.sh
 
 demo-down:
 	bash scripts/local-stack.sh down

@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """Print the operational figures of the local stack in one run (`make bench`).
 
-Needs a converged local stack (`make demo`). Prints:
-  1. a database-password rotation under load: wall time, requests sent and failed;
-  2. the wall time of a no-op rerun of site.yml (and its changed count);
-  3. throughput and p50/p99 latency of a representative MLflow API call (runs/get), through
-     nginx (HTTPS + basic auth) and directly on MLflow's 127.0.0.1 port inside the host,
-     both measured from inside the host by the same client, and their ratio; plus the same
-     call through nginx from the controller (Docker's published port).
+Needs a converged local stack (`make demo`). Prints, with the machine's core count:
+  1. the phases of the last `make demo` (scripts/demo.sh keeps them in .cache/demo-phases.txt);
+  2. a database-password rotation under load: wall time, requests sent and failed;
+  3. the wall time of a no-op rerun of site.yml, its changed count and the number of tasks run;
+  4. throughput and p50/p99 latency of a representative MLflow API call (runs/get), through
+     nginx (HTTPS + basic auth) and directly on MLflow's 127.0.0.1 port, both measured from
+     inside the host by the same client, at concurrency 1 and 8, and their ratios.
 All traffic stays on loopback or goes into the project's own container; every loop is bounded.
 """
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import platform
 import re
 import subprocess
 import sys
@@ -21,12 +23,12 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from mlflow_load import LoadLoop, create_run, latency_summary, new_session  # noqa: E402
+from mlflow_load import LoadLoop, create_run, latency_summary  # noqa: E402
 
 CREDENTIALS = ROOT / ".credentials" / "local"
 URL = "https://127.0.0.1:8443"
 SERVER = "mlflow-local-server"
-REQUESTS = 400  # per latency measurement
+REQUESTS = 800  # per measurement (split over the client threads)
 
 
 def password(user):
@@ -34,6 +36,7 @@ def password(user):
 
 
 def playbook(*args):
+    """Run a playbook on the local stack; returns (wall seconds, changed, tasks run)."""
     started = time.monotonic()
     run = subprocess.run([str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(ROOT / "inventories/local"), *args],
                          cwd=ROOT, capture_output=True, text=True,
@@ -43,44 +46,65 @@ def playbook(*args):
     wall = time.monotonic() - started
     if run.returncode != 0:
         sys.exit(f"ansible-playbook {' '.join(args)} failed:\n{run.stdout[-3000:]}")
-    changed = sum(int(n) for n in re.findall(r"changed=(\d+)", run.stdout.split("PLAY RECAP")[-1]))
-    return wall, changed
+    changed, tasks = recap_counts(run.stdout)
+    return wall, changed, tasks
 
 
 # Runs inside the host with MLflow's own venv (it has requests): the same client measures
-# MLflow directly and nginx, so the ratio is nginx + TLS + basic auth alone.
+# MLflow directly and nginx, so the ratio is nginx + TLS + basic auth alone. Each of C client
+# threads has its own session; throughput counts every request over the wall time.
 INSIDE = r"""
-import json, statistics, sys, time, warnings
+import json, sys, threading, time, warnings
 import requests
 warnings.simplefilter("ignore")
-user, pw, run_id, host, n = sys.argv[1:6]
-def measure(url, auth, close):
-    s = requests.Session(); s.trust_env = False; s.auth = auth; s.verify = False
-    s.headers["Host"] = host
-    if close:
-        # A kept-alive connection straight to uvicorn stalls ~40 ms per request (delayed
-        # ACK); nginx itself opens a new upstream connection per request, so measure that.
-        s.headers["Connection"] = "close"
-    lat = []
+user, pw, run_id, host, n, levels = sys.argv[1:7]
+def measure(url, auth, close, concurrency):
+    lat, lock = [], threading.Lock()
+    per = int(n) // concurrency
+    def worker():
+        s = requests.Session(); s.trust_env = False; s.auth = auth; s.verify = False
+        s.headers["Host"] = host
+        if close:
+            # nginx opens a new upstream connection per request: measure MLflow that way.
+            s.headers["Connection"] = "close"
+        mine = []
+        for _ in range(per):
+            a = time.monotonic(); r = s.get(url, params={"run_id": run_id}, timeout=30); b = time.monotonic()
+            assert r.status_code == 200, r.status_code
+            mine.append(b - a)
+        with lock:
+            lat.extend(mine)
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     t0 = time.monotonic()
-    for _ in range(int(n)):
-        a = time.monotonic(); r = s.get(url, params={"run_id": run_id}, timeout=30); b = time.monotonic()
-        assert r.status_code == 200, r.status_code
-        lat.append(b - a)
-    return lat, time.monotonic() - t0
+    for t in threads: t.start()
+    for t in threads: t.join()
+    return {"lat": lat, "wall": time.monotonic() - t0}
 out = {}
-for name, url, auth, close in (("direct", "http://127.0.0.1:5000/api/2.0/mlflow/runs/get", None, True),
-                               ("nginx", "https://127.0.0.1/api/2.0/mlflow/runs/get", (user, pw), False)):
-    lat, wall = measure(url, auth, close)
-    out[name] = {"lat": lat, "wall": wall}
+for c in [int(x) for x in levels.split(",")]:
+    # Interleaved: MLflow's caches warm for both, machine noise spread over both.
+    out[f"direct c={c}"] = measure("http://127.0.0.1:5000/api/2.0/mlflow/runs/get", None, True, c)
+    out[f"nginx c={c}"] = measure("https://127.0.0.1/api/2.0/mlflow/runs/get", (user, pw), False, c)
 print(json.dumps(out))
 """
+LEVELS = (1, 8)
+
+
+def recap_counts(output):
+    """(changed, tasks run) summed over every host of the PLAY RECAP."""
+    rows = re.findall(r"ok=(\d+)\s+changed=(\d+)", output.split("PLAY RECAP")[-1])
+    return sum(int(c) for _, c in rows), sum(int(o) for o, _ in rows)
 
 
 def main():
     cert = str(CREDENTIALS / "server-ca.pem")
     if not (CREDENTIALS / "mlflow-client.env").exists():
         sys.exit("No local stack: run `make demo` first.")
+    print(f"== machine: {os.cpu_count()} cores; {platform.platform()}")
+    for label, name in (("first run on this machine", "demo-phases-first.txt"), ("last run", "demo-phases.txt")):
+        phases = ROOT / ".cache" / name
+        print(f"== make demo phases, {label} (scripts/demo.sh)")
+        print(phases.read_text().rstrip() if phases.exists() else "(not recorded)")
+
     user = "ci-bot" if (CREDENTIALS / "auth" / "ci-bot").exists() else "alice"
     auth = (user, password(user))
     run_id = create_run(URL, auth, cert, "benchmark")
@@ -89,41 +113,31 @@ def main():
     loop = LoadLoop(URL, auth, run_id, cert, max_seconds=900)
     loop.start()
     time.sleep(2)
-    wall, _ = playbook("playbooks/rotate-credentials.yml", "-e", "rotate=db")
+    wall, _, _ = playbook("playbooks/rotate-credentials.yml", "-e", "rotate=db")
     loop.stop()
     failed = sum(loop.failures().values())
     print(f"rotation wall time        {wall:8.1f} s")
     print(f"requests during rotation  {loop.sent:8d} sent, {failed} failed {dict(loop.failures()) or ''}")
 
-    print("== no-op rerun of site.yml")
-    wall, changed = playbook("site.yml")
-    print(f"site.yml rerun wall time  {wall:8.1f} s (changed={changed})")
+    print("== no-op rerun of site.yml (SSH, pipelining, ControlPersist)")
+    wall, changed, tasks = playbook("site.yml")
+    print(f"site.yml rerun wall time  {wall:8.1f} s (changed={changed}, {tasks} tasks run)")
 
-    print(f"== latency of GET runs/get, {REQUESTS} sequential requests each (client keep-alive to nginx)")
+    print(f"== GET runs/get, {REQUESTS} requests per measurement, from inside the host")
     inside = subprocess.run(["docker", "exec", "-i", SERVER, "/opt/mlflow/venv/bin/python", "-", user, auth[1],
-                             run_id, "127.0.0.1", str(REQUESTS)], input=INSIDE, capture_output=True, text=True,
-                            timeout=600)
+                             run_id, "127.0.0.1", str(REQUESTS), ",".join(map(str, LEVELS))],
+                            input=INSIDE, capture_output=True, text=True, timeout=900)
     if inside.returncode != 0:
         sys.exit(f"in-host measurement failed: {inside.stderr[-2000:]}")
-    figures = json.loads(inside.stdout)
-    session = new_session(auth, cert)
-    lat, t0 = [], time.monotonic()
-    for _ in range(REQUESTS):
-        a = time.monotonic()
-        r = session.get(f"{URL}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, timeout=30)
-        lat.append(time.monotonic() - a)
-        assert r.status_code == 200, r.status_code
-    figures["controller"] = {"lat": lat, "wall": time.monotonic() - t0}
-    rows = {name: latency_summary(f["lat"], f["wall"]) for name, f in figures.items()}
-    labels = {"direct": "MLflow direct, 127.0.0.1:5000 (in host, new conn)",
-              "nginx": "nginx HTTPS + basic auth (in host)",
-              "controller": "nginx via 127.0.0.1:8443 (controller)"}
-    for name in ("direct", "nginx", "controller"):
-        r = rows[name]
-        print(f"{labels[name]:42s} {r['throughput']:7.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
-    d, n = rows["direct"], rows["nginx"]
-    print(f"nginx/direct ratio: throughput {n['throughput'] / d['throughput']:.2f}x, "
-          f"p50 {n['p50_ms'] / d['p50_ms']:.2f}x, p99 {n['p99_ms'] / d['p99_ms']:.2f}x")
+    rows = {name: latency_summary(f["lat"], f["wall"]) for name, f in json.loads(inside.stdout).items()}
+    for name, r in rows.items():
+        label = ("MLflow direct, 127.0.0.1:5000 (new conn)" if name.startswith("direct")
+                 else "nginx HTTPS + basic auth (keep-alive)") + f", {name.split()[-1]}"
+        print(f"{label:52s} {r['throughput']:7.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
+    for c in LEVELS:
+        d, n = rows[f"direct c={c}"], rows[f"nginx c={c}"]
+        print(f"nginx/direct at c={c}: throughput {n['throughput'] / d['throughput']:.2f}x, "
+              f"p50 {n['p50_ms'] / d['p50_ms']:.2f}x, p99 {n['p99_ms'] / d['p99_ms']:.2f}x")
     return 1 if failed else 0
 
 

@@ -54,7 +54,7 @@ check() {
 
 up() {
   check
-  bash "$top/scripts/build-images.sh"
+  bash "$top/scripts/build-images.sh" demo
   docker network inspect "$net" >/dev/null 2>&1 || docker network create --subnet "$subnet" "$net" >/dev/null
   if ! exists mlflow-local-moto; then
     log "starting the AWS emulator on 127.0.0.1:$aws_port"

@@ -78,3 +78,56 @@ def ansible_playbook(*args, env_extra=None, timeout=900):
         [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(ROOT / "inventories" / "local"), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def lifecycle():
+    """One run of the shared lifecycle (tests/e2e/lifecycle.py), for test_upgrade.py and
+    test_secret_hygiene.py: they run last, in that order (it replaces the instance)."""
+    import json
+    import time
+
+    import lifecycle as lc
+
+    result = {"runs": {}, "secrets_before": lc.current_secrets()}
+    result["old_instance"] = lc.replace_the_instance()
+    # Log every DDL statement, as an RDS parameter group with log_statement = ddl does.
+    psql("ALTER SYSTEM SET log_statement = 'ddl'; SELECT pg_reload_conf();")
+    try:
+        install = lc.sampled("site.yml", "-e", f"mlflow_version={lc.OLD_MLFLOW}",
+                             "-e", f"preflight_mlflow_minimum_version={lc.OLD_MLFLOW}")
+        result["runs"]["first install"] = install
+        assert install[0].returncode == 0, install[0].stdout[-4000:]
+        result["new_instance"] = lc.server_instance_id()
+        result["installed"] = (lc.running_release(), lc.schema_revision())
+        experiment = f"upgrade-drill-{int(time.time())}"
+        result["data"] = json.loads(lc.client(lc.CLIENT_WRITE, experiment))
+        result["experiment"] = experiment
+
+        lc.prepare_broken_release()
+        failed = lc.sampled("site.yml")
+        result["runs"]["failed upgrade"] = failed
+        result["after_rollback"] = {
+            "release": lc.running_release(),
+            "revision": lc.schema_revision(),
+            "venvs": docker_exec(SERVER, "ls", "/opt/mlflow/venvs").stdout.split(),
+            "flag": docker_exec(SERVER, "test", "-e", "/run/mlflow-upgrade/writes-paused", check=False).returncode == 0,
+            "read": lc.client(lc.CLIENT_READ, json.dumps(result["data"])),
+            "databases": psql("SELECT datname FROM pg_database ORDER BY 1;").split(),
+        }
+
+        upgrade = lc.sampled("site.yml")
+        result["runs"]["upgrade"] = upgrade
+        assert upgrade[0].returncode == 0, upgrade[0].stdout[-4000:]
+        result["after_upgrade"] = {
+            "release": lc.running_release(),
+            "revision": lc.schema_revision(),
+            "venvs": docker_exec(SERVER, "ls", "/opt/mlflow/venvs").stdout.split(),
+            "read": lc.client(lc.CLIENT_READ, json.dumps(result["data"])),
+        }
+        rotation = lc.sampled("playbooks/rotate-credentials.yml")
+        result["runs"]["rotation"] = rotation
+        assert rotation[0].returncode == 0, rotation[0].stdout[-4000:]
+    finally:
+        psql("ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf();")
+    return result

@@ -82,3 +82,18 @@ def test_client_without_the_password_is_refused(client_env):
     result = run_client(env, f"e2e-denied-{uuid.uuid4().hex[:8]}")
     assert result.returncode != 0
     assert "401" in result.stderr
+
+
+def test_generated_passwords_are_stored_with_a_fast_salted_hash_and_no_password():
+    """Machine-generated passwords (190 bits) are hashed with nginx's {SSHA} (checked in
+    microseconds per request), each with its own salt; the file holds no password."""
+    from conftest import SERVER, docker_exec
+
+    entries = dict(line.split(":", 1) for line in docker_exec(SERVER, "cat", "/etc/nginx/mlflow.htpasswd").stdout.splitlines()
+                   if line and not line.startswith("#"))
+    users = sorted(p.name for p in (CREDENTIALS / "auth").iterdir() if p.suffix != ".salt")
+    assert sorted(entries) == users
+    for user, value in entries.items():
+        assert value.startswith("{SSHA}"), (user, value[:10])
+        assert (CREDENTIALS / "auth" / user).read_text().strip() not in value
+    assert len(set(entries.values())) == len(entries)

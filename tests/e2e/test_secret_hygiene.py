@@ -1,41 +1,18 @@
 """No secret anywhere it should not be, on every code path: a first install on a new instance
-and an MLflow version change (the schema upgrade runs then), and a rotation, each with -vvv,
-while the host's process list is sampled; then every secret, in plain and in base64
-`user:password` form, is searched in the controller output, the journal, the logs, the unit
-files, every process's command line and the host's whole filesystem (outside the two files
-that are the secrets' home: MLflow's env file and the htpasswd file). Every place searched must
-have been read; a place that cannot be read fails the test instead of counting as clean.
-
-Runs near the end of the e2e sequence: it replaces the server instance."""
-import base64
+of an older MLflow, a failed upgrade and its rollback, the real upgrade (the schema migrates)
+and a rotation, each with -vvv while the host's process list is sampled (the shared lifecycle,
+tests/e2e/lifecycle.py); then every secret, in plain and in base64 `user:password` form, is
+searched in the controller output, the journal, the logs, the unit files, every process's
+command line and the host's whole filesystem (outside the files that are the secrets' home:
+MLflow's env file, the htpasswd file, the TLS key). Every place searched must have been read;
+a place that cannot be read fails the test instead of counting as clean."""
 import re
 import subprocess
-import threading
-import time
 
-import boto3
 import pytest
 
-from conftest import AWS_ENDPOINT, CREDENTIALS, POSTGRES, SERVER, ansible_playbook, docker_exec, psql
-
-OLD_MLFLOW = "3.16.1"  # a release with schema migrations before the default one (3.17.x)
-
-
-def current_secrets():
-    secrets = {"db": (CREDENTIALS / "db_password").read_text().strip(),
-               "db-app": (CREDENTIALS / "db_app_password").read_text().strip(),
-               "kek": (CREDENTIALS / "mlflow_kek_passphrase").read_text().strip()}
-    for path in (CREDENTIALS / "auth").iterdir():
-        if path.suffix == ".salt":
-            continue
-        password = path.read_text().strip()
-        secrets[f"auth:{path.name}"] = password
-        # What a client sends in every request (Authorization: Basic ...).
-        secrets[f"auth-b64:{path.name}"] = base64.b64encode(f"{path.name}:{password}".encode()).decode()
-    key = (CREDENTIALS / "ssh_key").read_text()
-    secrets.update({f"ssh-key-line-{i}": line for i, line in enumerate(key.splitlines())
-                    if len(line) >= 32 and "-----" not in line})
-    return secrets
+from conftest import CREDENTIALS, POSTGRES, SERVER, docker_exec
+from lifecycle import current_secrets
 
 
 def tls_key_secrets():
@@ -58,84 +35,15 @@ def tls_key_secrets():
     return secrets
 
 
-class ProcessSampler(threading.Thread):
-    """Reads every command line on the host, again and again, while a run goes on."""
-
-    SAMPLE = "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; echo; ps -eo args ww"
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.samples, self.reads, self.stopping = [], 0, threading.Event()
-
-    def run(self):
-        while not self.stopping.is_set():
-            # While the instance is being replaced there is no server to read: not a read.
-            result = subprocess.run(["docker", "exec", SERVER, "sh", "-c", self.SAMPLE],
-                                    capture_output=True, text=True, timeout=60, check=False)
-            if result.returncode == 0 and "ps -eo" in result.stdout:
-                self.samples.append(result.stdout)
-                self.reads += 1
-            time.sleep(0.2)
-
-    def stop(self):
-        self.stopping.set()
-        self.join(timeout=120)
-
-
-def sampled(*args):
-    sampler = ProcessSampler()
-    sampler.start()
-    try:
-        run = ansible_playbook(*args, timeout=1800)
-    finally:
-        sampler.stop()
-    assert run.returncode == 0, run.stdout[-4000:]
-    return run.stdout + run.stderr, sampler
-
-
-def replace_the_instance():
-    """A new EC2 instance, as if the old one had been replaced: the next run launches it, moves
-    the Elastic IP to it and boots its stand-in (new host keys) for a first install."""
-    ec2 = boto3.client("ec2", endpoint_url=AWS_ENDPOINT, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    reservations = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["mlflow-local-server"]},
-                                                   {"Name": "instance-state-name", "Values": ["running"]}])
-    ids = [i["InstanceId"] for r in reservations["Reservations"] for i in r["Instances"]]
-    assert len(ids) == 1
-    ec2.terminate_instances(InstanceIds=ids)
-    return ids[0]
-
-
-def server_instance_id():
-    return subprocess.run(["docker", "inspect", "-f", '{{ index .Config.Labels "mlflow-ansible.instance-id" }}', SERVER],
-                          capture_output=True, text=True, check=True).stdout.strip()
-
-
 @pytest.fixture(scope="module")
-def verbose_runs():
-    before = current_secrets()
-    old_instance = replace_the_instance()
-    # Log every DDL statement, as an RDS parameter group with log_statement = ddl does.
-    psql("ALTER SYSTEM SET log_statement = 'ddl'; SELECT pg_reload_conf();")
-    try:
-        first_install, first_sampler = sampled(
-            "site.yml", "-vvv", "-e", f"mlflow_version={OLD_MLFLOW}", "-e", f"mlflow_minimum_version={OLD_MLFLOW}")
-        new_instance = server_instance_id()
-        assert new_instance != old_instance
-        assert docker_exec(SERVER, "/opt/mlflow/venv/bin/mlflow", "--version").stdout.split()[-1] == OLD_MLFLOW
-        version_change, upgrade_sampler = sampled("site.yml", "-vvv")
-        assert "Upgrade the MLflow database schema" in version_change
-        rotation, rotation_sampler = sampled("playbooks/rotate-credentials.yml", "-vvv")
-    finally:
-        psql("ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf();")
-    after = current_secrets()
+def verbose_runs(lifecycle):
+    before, after = lifecycle["secrets_before"], current_secrets()
     assert before["db"] != after["db"]
     secrets = {**{f"{k} (before rotation)": v for k, v in before.items()},
                **{f"{k} (after rotation)": v for k, v in after.items()},
                **tls_key_secrets()}
-    output = {"first install -vvv": first_install, "version change -vvv": version_change,
-              "rotation -vvv": rotation}
-    samplers = {"first install": first_sampler, "version change": upgrade_sampler, "rotation": rotation_sampler}
+    output = {f"{name} -vvv": run.stdout + run.stderr for name, (run, _, _) in lifecycle["runs"].items()}
+    samplers = {name: sampler for name, (_, sampler, _) in lifecycle["runs"].items()}
     return secrets, output, samplers
 
 

@@ -89,14 +89,16 @@ time.sleep(float(sys.argv[1]))
 
 def _with_package_locks_held(seconds, *playbook_args):
     """Hold the dpkg and apt lists locks in the server (as unattended-upgrades does at first
-    boot) while the firewall role's apt tasks run, with the package lists made stale."""
+    boot) while a role's package task runs: the package database_users needs is removed first
+    (a converged host skips installed packages) and the package lists are made stale."""
+    docker_exec(SERVER, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q", "python3-psycopg2")
     docker_exec(SERVER, "touch", "-d", "@0", "/var/lib/apt/lists")
     holder = subprocess.Popen(["docker", "exec", "-i", SERVER, "python3", "-c", HOLD_LOCKS, str(seconds)],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
-        run = ansible_playbook("site.yml", "--tags", "firewall", *playbook_args)
+        run = ansible_playbook("site.yml", "--tags", "mlflow", *playbook_args)
         return run, time.monotonic() - started
     finally:
         holder.wait(timeout=seconds + 60)

@@ -97,7 +97,7 @@ def test_htpasswd_holds_bcrypt_hashes_of_the_configured_users(target, users):
     entries = dict(line.split(":", 1) for line in content.splitlines() if line and not line.startswith("#"))
     assert sorted(entries) == sorted(name for name, _ in users)
     for value in entries.values():
-        assert re.fullmatch(r"\$2b\$05\$[./A-Za-z0-9]{53}", value), value
+        assert re.fullmatch(r"\$2b\$10\$[./A-Za-z0-9]{53}", value), value
 
 
 def test_users_with_the_same_password_get_different_salts_and_hashes(target, users):

@@ -13,17 +13,6 @@ def _network(cidr):
     return net, str(net)
 
 
-def firewall_invalid_cidrs(cidrs):
-    """Return the entries of a list that are not IPv4/IPv6 addresses or networks."""
-    bad = []
-    for cidr in cidrs or []:
-        try:
-            _network(cidr)
-        except ValueError:
-            bad.append(cidr)
-    return bad
-
-
 def firewall_uncovered(addresses, cidrs):
     """Return the addresses (strings) that no CIDR of the list contains."""
     nets = [_network(cidr)[0] for cidr in cidrs or []]
@@ -204,7 +193,6 @@ class FilterModule:
 
     def filters(self):
         return {
-            "firewall_invalid_cidrs": firewall_invalid_cidrs,
             "firewall_plan": firewall_plan,
             "firewall_rule_set": firewall_rule_set,
             "firewall_uncovered": firewall_uncovered,
