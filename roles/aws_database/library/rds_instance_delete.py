@@ -13,7 +13,7 @@ description:
     (10.1.2) has no such option, so the API's default applies there, which deletes them.
   - Does nothing when the instance does not exist; waits for an instance already being deleted.
   - Deletion protection is not turned off here (amazon.aws.rds_instance does that).
-  - A role-local module: the C(group/amazon.aws.aws) module_defaults group does not reach it,
+  - A role-local module. The C(group/amazon.aws.aws) module_defaults group does not reach it,
     so the playbook lists it by name in its module_defaults (region, endpoint, credentials).
 options:
   db_instance_identifier:

@@ -11,11 +11,11 @@ short_description: List where EC2 instance types are offered
 description:
   - Wraps ec2:DescribeInstanceTypeOfferings, for which neither amazon.aws 10.1.2 nor
     community.aws 10.0.0 has a module. Read-only (check mode runs it too).
-  - A role-local module: the C(group/amazon.aws.aws) module_defaults group does not reach it,
+  - A role-local module. The C(group/amazon.aws.aws) module_defaults group does not reach it,
     so the playbook lists it by name in its module_defaults (region, endpoint, credentials).
 options:
   location_type:
-    description: What a location is - a region, an availability zone name or an availability zone id.
+    description: What a location is (a region, an availability zone name or an availability zone id).
     type: str
     default: availability-zone
     choices: [region, availability-zone, availability-zone-id]
