@@ -10,7 +10,7 @@ export ANSIBLE_FORCE_COLOR ?= false
 LOCAL_AWS := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 
 .PHONY: help test setup venv collections docker images lint docs test-aws test-host test-e2e \
-        demo demo-down bench
+        test-live demo demo-down bench
 
 help:
 	@echo "make demo       run site.yml on the local stand-ins (emulated AWS + a systemd container)"
@@ -18,6 +18,7 @@ help:
 	@echo "make test       lint + every test (installs what it needs)"
 	@echo "make bench      print rotation / rerun / latency figures on the local stack"
 	@echo "make docs       regenerate docs/roles.md from the roles' argument specs"
+	@echo "make test-live  the whole stack on a real, disposable AWS account (opt-in, costs money; README)"
 
 venv:
 	bash scripts/ensure-venv.sh
@@ -50,6 +51,17 @@ test-host: setup
 
 test-e2e: setup
 	molecule test -s e2e
+
+# Opt-in, never part of `make test`: creates real AWS resources (README, "Live test"). Without
+# the variables it says so and succeeds; tests/live skips itself too when run directly.
+test-live: venv
+	@if [ -z "$${MLFLOW_LIVE_REGION:-}" ] || [ -z "$${MLFLOW_LIVE_STACK:-}" ] || [ -z "$${MLFLOW_LIVE_ADMIN_CIDR:-}" ]; then \
+	  echo "test-live: skipped, nothing created. It runs the whole stack on a real AWS account: set"; \
+	  echo "  MLFLOW_LIVE_REGION (e.g. eu-west-1), MLFLOW_LIVE_STACK (a new stack name, e.g. mlflow-live),"; \
+	  echo "  MLFLOW_LIVE_ADMIN_CIDR (your public IP/32) and AWS credentials of a disposable account."; \
+	else \
+	  pytest -p no:cacheprovider -v -s -rs tests/live; \
+	fi
 
 # The README's test command; .ci/run calls exactly this.
 test: setup

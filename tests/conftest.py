@@ -26,13 +26,21 @@ def moto_endpoint(tmp_path_factory):
     """An AWS emulator (moto's server mode) on 127.0.0.1 for the whole test session."""
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("moto") / "moto_server.log"
+    workdir = tmp_path_factory.mktemp("moto")
+    log = workdir / "moto_server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+            env={
+                **os.environ,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                # moto's request recorder (off until a test starts it) writes here, not in the cwd.
+                "MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl"),
+            },
+            cwd=workdir,
         )
     try:
         deadline = time.monotonic() + 30

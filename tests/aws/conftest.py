@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import collections
 import json
 import os
 import re
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +23,18 @@ INVENTORY = REPO / "inventories" / "local"
 REGION = "us-east-1"
 STACK = "mlflow-local"  # stack_name of inventories/local
 BUCKET = "mlflow-local-artifacts"
+SERVER = f"{STACK}-server"
+DATABASE = f"{STACK}-db"
+
+# The emulator's account: images a test registers are owned by it, as Debian's are by
+# Debian's account on AWS. Point the AMI lookup at them to play Debian's part.
+EMULATOR_ACCOUNT = "123456789012"
+DEBIAN_IMAGES = {"aws_server_ami_owner": EMULATOR_ACCOUNT, "aws_server_ami_name_pattern": "debian-13-amd64-*"}
 
 # Wall times of the runs worth reporting, printed at the end of the session.
 WALL_TIMES: dict[str, float] = {}
+# Wall time of each test group (module, or class within it: setup, tests and teardown).
+GROUP_TIMES: dict[str, float] = collections.defaultdict(float)
 
 _RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -69,6 +81,95 @@ def reset_moto(moto_endpoint):
     return reset
 
 
+def register_debian_image(aws, name: str) -> str:
+    """Publish an image the way Debian does on every point release (owned by the emulator's
+    account here); the newest registration is the newest image."""
+    return aws("ec2").register_image(Name=name, Description=f"Debian 13 (trixie) {name}")["ImageId"]
+
+
+def server_instances(aws, states=("pending", "running", "stopping", "stopped")) -> list[dict]:
+    """The instances tagged as the stack's server, in the given states."""
+    reservations = aws("ec2").describe_instances(
+        Filters=[{"Name": "tag:Name", "Values": [SERVER]}, {"Name": "instance-state-name", "Values": list(states)}]
+    )["Reservations"]
+    return [i for r in reservations for i in r["Instances"]]
+
+
+def stack_leftovers(aws) -> dict[str, list]:
+    """Everything a stack can leave behind in the emulator (the artifact bucket and the RDS
+    snapshots and backups are checked by the tests that keep or delete them). Each resource
+    type is listed itself: moto's DescribeTags still lists the tags of deleted resources."""
+    ec2, rds, iam = aws("ec2"), aws("rds"), aws("iam")
+    default_vpcs = {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["IsDefault"]}
+    return {
+        "instances": [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+                      if i["State"]["Name"] != "terminated"],
+        "addresses": [a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]],
+        "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]],
+        "network_interfaces": [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces()["NetworkInterfaces"]
+                               if n.get("VpcId") not in default_vpcs],
+        "security_groups": [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"],
+        "subnets": [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"] if s["VpcId"] not in default_vpcs],
+        "route_tables": [t["RouteTableId"] for t in ec2.describe_route_tables()["RouteTables"] if t["VpcId"] not in default_vpcs],
+        "internet_gateways": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]
+                              if not {a["VpcId"] for a in g.get("Attachments", [])} & default_vpcs],
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]],
+        "volumes": [v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]],
+        "db_instances": [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]],
+        "db_subnet_groups": [g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]],
+        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]],
+        "instance_profiles": [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]],
+    }
+
+
+@dataclass
+class Call:
+    """One request the emulator received, as moto's recorder saw it."""
+
+    service: str
+    method: str
+    path: str
+    action: str  # the Action of query APIs (EC2, RDS, IAM, ...), "" for REST calls (S3)
+    params: dict[str, str]
+
+
+def _parse_recorded(entry: dict) -> Call:
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    url = urllib.parse.urlsplit(entry["url"])
+    params = dict(urllib.parse.parse_qsl(url.query))
+    content_type = next((v for k, v in entry["headers"].items() if k.lower() == "content-type"), "")
+    if "x-www-form-urlencoded" in content_type:
+        params.update(urllib.parse.parse_qsl(body, keep_blank_values=True))
+    authorization = next((v for k, v in entry["headers"].items() if k.lower() == "authorization"), "")
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", authorization)
+    return Call(scope.group(1) if scope else "", entry["method"], url.path, params.get("Action", ""), params)
+
+
+@pytest.fixture(scope="session")
+def recorder(moto_endpoint):
+    """moto's request recorder: start() before a run, stop() after it returns what was sent."""
+
+    def post(path: str) -> bytes:
+        req = urllib.request.Request(f"{moto_endpoint}/moto-api/recorder/{path}", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.read()
+
+    class Recorder:
+        def start(self) -> None:
+            post("reset-recording")
+            post("start-recording")
+
+        def stop(self) -> list[Call]:
+            post("stop-recording")
+            with urllib.request.urlopen(f"{moto_endpoint}/moto-api/recorder/download-recording", timeout=30) as resp:
+                lines = resp.read().decode().splitlines()
+            return [_parse_recorded(json.loads(line)) for line in lines if line.strip()]
+
+    return Recorder()
+
+
 @pytest.fixture(scope="session")
 def playbook(moto_endpoint, tmp_path_factory):
     """Run a playbook of the project with the local inventory against the session's moto."""
@@ -103,11 +204,24 @@ def playbook(moto_endpoint, tmp_path_factory):
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
         return Run(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
 
+    # Where the generated secrets of every run of the session live.
+    run.credentials_dir = credentials
     return run
+
+
+def pytest_runtest_logreport(report):
+    if "tests/aws/" in report.nodeid:
+        parts = report.nodeid.split("::")
+        group = "::".join(parts[:2]) if len(parts) > 2 else parts[0]
+        GROUP_TIMES[group.removeprefix("tests/aws/")] += report.duration
 
 
 def pytest_terminal_summary(terminalreporter):
     if WALL_TIMES:
         terminalreporter.section("AWS layer wall times (moto)")
         for name, seconds in WALL_TIMES.items():
-            terminalreporter.write_line(f"{name:<40} {seconds:6.1f} s")
+            terminalreporter.write_line(f"{name:<48} {seconds:6.1f} s")
+    if GROUP_TIMES:
+        terminalreporter.section("AWS layer wall time per test group (setup + tests + teardown)")
+        for name, seconds in GROUP_TIMES.items():
+            terminalreporter.write_line(f"{name:<72} {seconds:6.1f} s")

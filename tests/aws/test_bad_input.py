@@ -1,9 +1,13 @@
-"""Bad input fails before any change, with a message naming the variable (issues #3 and #6).
+"""Bad input fails before any change, with a message naming the variable (issues #3, #6, #11).
 
-Every case runs the real site.yml (inventories/local, -e overrides) against the session's moto:
-it must fail in the preflight (or the up-front argument spec validation of the AWS roles) with
-a message naming the variable, report changed=0, leave the emulator empty, and never echo a
-secret it was given.
+Every case of the table runs the real site.yml (inventories/local, -e overrides, sometimes
+--check) against the session's moto: it must fail in the preflight (or the up-front argument
+spec validation of the AWS roles) with a message naming the variable, report changed=0, leave
+the emulator empty, and never echo a secret it was given.
+
+Inputs that are only wrong against what runs (an engine version lower than the running one, a
+major upgrade without its flag) are checked by the role that owns the resource, first thing:
+TestInputsCheckedAgainstTheRunningDatabase provisions a stack and then runs them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import DATABASE, DEBIAN_IMAGES, WALL_TIMES, register_debian_image, stack_leftovers
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -76,7 +81,8 @@ DB_FORBIDDEN = "G00d-Length/But-Slash-Inside"
 DB_SHARED = "Str0ngButSharedByBothLogins"
 KEY_PATH = "/etc/ssl/private/mlflow.key"
 
-# (case id, extra vars, variable the error message must name, secrets that must not be echoed)
+# (case id, extra vars, variable the error message must name, secrets that must not be echoed
+#  [, extra ansible-playbook arguments])
 BAD_INPUTS = [
     # ---- AWS layer (issue #3) ----
     ("bucket-missing", {"stack_artifact_bucket": ""}, "stack_artifact_bucket", []),
@@ -102,6 +108,9 @@ BAD_INPUTS = [
     # Caught by the up-front argument spec validation of the 4th and 5th role.
     ("storage-type-choice", {"aws_database_storage_type": "io9"}, "aws_database_storage_type", []),
     ("volume-size-type", {"aws_server_root_volume_size": "big"}, "aws_server_root_volume_size", []),
+    # ---- the AWS lifecycle (issue #11) ----
+    ("server-replace-with-check", {"aws_server_replace": True}, "aws_server_replace", [], ["--check"]),
+    ("engine-version-not-a-version", {"aws_database_engine_version": "latest"}, "aws_database_engine_version", []),
     # ---- stand-ins as strict as AWS (issue #10) ----
     ("instance-type-unsized", {"aws_server_instance_type": "x2iedn.32xlarge"}, "aws_server_instance_type", []),
     ("ssh-key-file-missing", {"stack_ssh_key_file": "/nonexistent/id_ed25519"}, "stack_ssh_key_file", []),
@@ -240,12 +249,15 @@ def _assert_no_secret_echoed(output: str, secrets: list[str]) -> None:
         assert not leaked, f"a secret given as input appears in the output: {leaked[0][:6]}..."
 
 
-@pytest.mark.parametrize(("extra_vars", "variable", "secrets"), [pytest.param(v, n, s, id=i) for i, v, n, s in BAD_INPUTS])
-def test_bad_input_fails_before_any_change(empty_emulator, playbook, aws, tmp_path, extra_vars, variable, secrets):
+@pytest.mark.parametrize(
+    ("extra_vars", "variable", "secrets", "args"),
+    [pytest.param(v, n, s, (a[0] if a else []), id=i) for i, v, n, s, *a in BAD_INPUTS],
+)
+def test_bad_input_fails_before_any_change(empty_emulator, playbook, aws, tmp_path, extra_vars, variable, secrets, args):
     # --limit localhost is a guard, not part of the check: should a case ever get past the
     # preflight, the later plays of site.yml must not reach the local stack's containers.
     credentials = tmp_path / "credentials"
-    run = playbook("../site.yml", {"stack_credentials_dir": str(credentials), **extra_vars}, "--limit", "localhost", "-vvv")
+    run = playbook("../site.yml", {"stack_credentials_dir": str(credentials), **extra_vars}, "--limit", "localhost", "-vvv", *args)
 
     assert run.returncode != 0, run.output[-3000:]
     assert run.recap["failed"] == 1
@@ -315,3 +327,73 @@ def test_destroy_refuses_without_confirmation(empty_emulator, playbook):
 
     assert run.returncode != 0
     assert "confirm_destroy=mlflow-local" in run.output
+
+
+# ---- inputs that are wrong only against the running database (issue #11) ----
+
+RUNNING_VERSION = "17.6"
+# (case id, extra vars, variable the error message must name)
+BAD_AGAINST_RUNNING = [
+    # An exact pin AWS's automatic minor upgrade has overtaken: RDS cannot downgrade.
+    ("engine-version-lower-than-running", {"aws_database_engine_version": "17.2"}, "aws_database_engine_version"),
+    ("engine-major-lower-than-running", {"aws_database_engine_version": "16"}, "aws_database_engine_version"),
+    ("major-upgrade-without-the-flag", {"aws_database_engine_version": "18"}, "aws_database_allow_major_upgrade"),
+]
+# Calls that change nothing: the reads of a converged rerun (query APIs and S3's GET/HEAD).
+READ_ONLY = re.compile(r"^(Describe|List|Get)")
+
+
+class TestInputsCheckedAgainstTheRunningDatabase:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def running_database(cls, reset_moto, playbook, aws):
+        """A provisioned stack whose database AWS has moved to a newer minor version."""
+        reset_moto()
+        register_debian_image(aws, "debian-13-amd64-20250811-2201")
+        run = playbook("provision.yml", DEBIAN_IMAGES)
+        assert run.returncode == 0, run.output[-5000:]
+        WALL_TIMES["provision (for the running-database cases)"] = run.seconds
+        aws("rds").modify_db_instance(DBInstanceIdentifier=DATABASE, EngineVersion=RUNNING_VERSION, ApplyImmediately=True)
+        yield
+        reset_moto()
+
+    @pytest.mark.parametrize(("extra_vars", "variable"), [pytest.param(v, n, id=i) for i, v, n in BAD_AGAINST_RUNNING])
+    def test_refused_before_any_change(self, running_database, playbook, aws, recorder, extra_vars, variable):
+        recorder.start()
+        try:
+            # The whole site.yml on the converged stack, as an operator would run it.
+            run = playbook("../site.yml", {**DEBIAN_IMAGES, **extra_vars}, "--limit", "localhost")
+        finally:
+            calls = recorder.stop()
+
+        assert run.returncode != 0, run.output[-3000:]
+        assert run.recap["failed"] == 1
+        assert run.recap["changed"] == 0
+        start = re.search(r"^(fatal|failed): ", run.output, re.M).start()
+        failure = run.output[start:]
+        assert re.search(rf"\b{variable}\b", failure), failure[:3000]
+        # Refused by the role that owns the database, at its start (docs/design.md).
+        assert re.findall(r"^TASK \[(.*?)\]", run.output[:start], re.M)[-1].startswith("aws_database : Refuse")
+        writes = [f"{c.service} {c.method} {c.action or c.path}" for c in calls
+                  if not (READ_ONLY.match(c.action) or (not c.action and c.method in ("GET", "HEAD")))]
+        assert writes == [], writes
+        db = aws("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"][0]
+        assert db["EngineVersion"] == RUNNING_VERSION
+
+    def test_destroy_without_confirmation_deletes_nothing_whatever_the_tags(self, running_database, playbook, aws,
+                                                                            recorder):
+        """`--skip-tags always` skips the confirmation's assert; every destroying role is
+        conditioned on the confirmation too, so the run deletes (and writes) nothing."""
+        before = stack_leftovers(aws)
+        recorder.start()
+        try:
+            run = playbook("destroy.yml", {"confirm_destroy": "some-other-stack"}, "--skip-tags", "always")
+        finally:
+            calls = recorder.stop()
+
+        assert run.recap["changed"] == 0, run.output[-3000:]
+        writes = [f"{c.service} {c.method} {c.action or c.path}" for c in calls
+                  if not (READ_ONLY.match(c.action) or (not c.action and c.method in ("GET", "HEAD")))]
+        assert writes == [], writes
+        assert stack_leftovers(aws) == before
+        assert aws("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"]
