@@ -19,6 +19,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 from conftest import DATABASE, DEBIAN_IMAGES, WALL_TIMES, register_debian_image, stack_leftovers
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -83,6 +84,9 @@ KEY_PATH = "/etc/ssl/private/mlflow.key"
 
 # (case id, extra vars, variable the error message must name, secrets that must not be echoed
 #  [, extra ansible-playbook arguments])
+# The example passwords anyone can read in the repository.
+EXAMPLE_VAULT = yaml.safe_load((INVENTORY.parent / "production" / "group_vars" / "all" / "vault.yml.example").read_text())
+
 BAD_INPUTS = [
     # ---- AWS layer (issue #3) ----
     ("bucket-missing", {"stack_artifact_bucket": ""}, "stack_artifact_bucket", []),
@@ -94,6 +98,14 @@ BAD_INPUTS = [
     ("admin-cidr-anywhere", {"stack_admin_cidrs": ["0.0.0.0/0"]}, "stack_admin_cidrs", []),
     ("admin-cidr-anywhere-ipv6", {"stack_admin_cidrs": ["10.0.0.0/8", "::/0"]}, "stack_admin_cidrs", []),
     ("web-cidr-not-a-list", {"stack_web_cidrs": "0.0.0.0/0"}, "stack_web_cidrs", []),
+    # ---- placeholders left in (issue #17 item 2) ----
+    ("admin-cidrs-empty", {"stack_admin_cidrs": []}, "stack_admin_cidrs", []),
+    ("admin-cidr-documentation-range", {"stack_admin_cidrs": ["10.1.0.0/16", "203.0.113.10/32"]}, "stack_admin_cidrs", []),
+    ("web-cidr-documentation-range-ipv6", {"stack_web_cidrs": ["2001:db8:1::/48"]}, "stack_web_cidrs", []),
+    ("db-password-vault-example", {"stack_db_password": EXAMPLE_VAULT["vault_stack_db_password"]}, "stack_db_password",
+     [EXAMPLE_VAULT["vault_stack_db_password"]]),
+    ("auth-password-vault-example", {"stack_auth_passwords": {"alice": EXAMPLE_VAULT["vault_stack_db_app_password"]}},
+     "stack_auth_passwords", [EXAMPLE_VAULT["vault_stack_db_app_password"]]),
     ("instance-class-invalid", {"aws_database_instance_class": "t3.micro"}, "aws_database_instance_class", []),
     ("db-password-empty", {"stack_db_password": ""}, "stack_db_password", []),
     ("db-password-forbidden-char", {"stack_db_password": DB_FORBIDDEN}, "stack_db_password", [DB_FORBIDDEN]),
@@ -319,6 +331,48 @@ def test_a_plaintext_vault_file_in_the_inventory_is_refused(empty_emulator, play
     message = _failure_message(run.output)
     assert str(vault) in message and "ansible-vault encrypt" in message, message
     _assert_no_secret_echoed(run.output, ["Plain-Text-Secret-0123456789"])
+    assert not any(_created_resources(aws).values()) and not credentials.exists()
+
+
+@pytest.mark.parametrize("where", ["group_vars/all/settings.yml", "hosts.yml"])
+def test_an_inventory_setting_a_wired_variable_is_refused(empty_emulator, playbook, aws, tmp_path, where):
+    """group_vars/all/wiring.yml outranks an inventory's group_vars/all and its file's group
+    vars: such a value would be silently ignored, so the preflight refuses it and names it."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(INVENTORY, inventory)
+    if where == "hosts.yml":
+        hosts = inventory / "hosts.yml"
+        data = yaml.safe_load(hosts.read_text())
+        data["all"].setdefault("vars", {})["mlflow_allowed_hosts"] = ["mlflow.internal.example"]
+        hosts.write_text(yaml.safe_dump(data))
+    else:
+        (inventory / where).write_text("nginx_server_name: mlflow.internal.example\n")
+    credentials = tmp_path / "credentials"
+    run = playbook("../site.yml", {"stack_credentials_dir": str(credentials)}, "--limit", "localhost", inventory=inventory)
+
+    assert run.returncode != 0
+    assert run.recap["changed"] == 0
+    message = _failure_message(run.output)
+    name = "mlflow_allowed_hosts" if where == "hosts.yml" else "nginx_server_name"
+    assert f"sets {name}, which group_vars/all/wiring.yml sets to" in message, message
+    assert str(inventory / where) in message, message
+    assert not any(_created_resources(aws).values()) and not credentials.exists()
+
+
+def test_the_unedited_production_example_is_refused(empty_emulator, playbook, aws, tmp_path, moto_endpoint):
+    """A copy of inventories/production deployed as it is must stop before any change, naming
+    the example value left in (the admin address is a documentation range)."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(INVENTORY.parent / "production", inventory)
+    credentials = tmp_path / "credentials"
+    # The endpoint is a safety net only: the preflight never calls AWS.
+    run = playbook("../site.yml", {"stack_credentials_dir": str(credentials), "stack_aws_endpoint_url": moto_endpoint},
+                   "--limit", "localhost", inventory=inventory)
+
+    assert run.returncode != 0
+    assert run.recap["changed"] == 0
+    message = _failure_message(run.output)
+    assert "stack_admin_cidrs contains 203.0.113.10/32, a documentation range" in message, message
     assert not any(_created_resources(aws).values()) and not credentials.exists()
 
 

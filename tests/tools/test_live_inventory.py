@@ -27,7 +27,7 @@ def test_the_live_test_skips_with_a_message_without_its_variables():
 
 def test_the_generated_live_inventory_passes_the_preflight(tmp_path):
     inventory = write_live_inventory(tmp_path, region="eu-west-1", stack="mlflow-live-test",
-                                     admin_cidr="203.0.113.7/32", account="123456789012")
+                                     admin_cidr="100.64.7.7/32", account="123456789012")
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     run = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory),
                           str(ROOT / "playbooks" / "preflight.yml")],
@@ -36,7 +36,7 @@ def test_the_generated_live_inventory_passes_the_preflight(tmp_path):
     assert re.search(r"localhost\s*:\s*ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", run.stdout), run.stdout[-2000:]
     # The caller is the only one let in, the bucket is the account's, secrets stay in the temp dir.
     settings = yaml.safe_load((inventory / "group_vars" / "all" / "main.yml").read_text())
-    assert settings["stack_admin_cidrs"] == settings["stack_web_cidrs"] == ["203.0.113.7/32"]
+    assert settings["stack_admin_cidrs"] == settings["stack_web_cidrs"] == ["100.64.7.7/32"]
     assert settings["stack_artifact_bucket"] == "mlflow-live-test-artifacts-123456789012"
     assert settings["stack_credentials_dir"] == str(tmp_path / "credentials")
     assert settings["stack_aws_endpoint_url"] == ""

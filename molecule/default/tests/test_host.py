@@ -92,12 +92,13 @@ def test_venv_is_not_writable_by_the_service_user(target):
     assert result.rc != 0, "the mlflow user can modify its own code"
 
 
-def test_htpasswd_holds_bcrypt_hashes_of_the_configured_users(target, users):
+def test_htpasswd_holds_bcrypt_hashes_of_the_configured_users(target, users, test_vars):
     content = target.host.file("/etc/nginx/mlflow.htpasswd").content_string
     entries = dict(line.split(":", 1) for line in content.splitlines() if line and not line.startswith("#"))
     assert sorted(entries) == sorted(name for name, _ in users)
     for value in entries.values():
-        assert re.fullmatch(r"\$2b\$10\$[./A-Za-z0-9]{53}", value), value
+        cost = f"{test_vars['nginx_auth_bcrypt_cost']:02d}"
+        assert re.fullmatch(rf"\$2b\${cost}\$[./A-Za-z0-9]{{53}}", value), value
 
 
 def test_users_with_the_same_password_get_different_salts_and_hashes(target, users):

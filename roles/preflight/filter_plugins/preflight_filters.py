@@ -167,6 +167,25 @@ def preflight_open_cidrs(value):
     return opened
 
 
+# Networks reserved for documentation (RFC 5737, RFC 3849): examples, never a real client.
+_DOCUMENTATION_NETWORKS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
+
+
+def preflight_documentation_cidrs(value):
+    """Return the items of a list of CIDRs that lie in a documentation range (an example left in)."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    found = []
+    for item in value:
+        try:
+            network = ipaddress.ip_network(str(item), strict=False)
+        except ValueError:
+            continue
+        if any(network.version == doc.version and network.subnet_of(doc) for doc in _DOCUMENTATION_NETWORKS):
+            found.append(item)
+    return found
+
+
 def preflight_valid_bucket_name(value):
     """Tell whether a string follows the S3 general purpose bucket naming rules."""
     if not isinstance(value, str) or not _BUCKET_RE.match(value):
@@ -187,6 +206,7 @@ class FilterModule:
         return {
             "preflight_invalid_cidrs": preflight_invalid_cidrs,
             "preflight_open_cidrs": preflight_open_cidrs,
+            "preflight_documentation_cidrs": preflight_documentation_cidrs,
             "preflight_valid_bucket_name": preflight_valid_bucket_name,
             "preflight_password_problems": preflight_password_problems,
             "preflight_invalid_user_names": preflight_invalid_user_names,
