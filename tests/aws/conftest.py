@@ -131,6 +131,7 @@ class Call:
     path: str
     action: str  # the Action of query APIs (EC2, RDS, IAM, ...), "" for REST calls (S3)
     params: dict[str, str]
+    agent: str = ""  # the User-Agent: Ansible's AWS modules name themselves in it
 
 
 def _parse_recorded(entry: dict) -> Call:
@@ -138,13 +139,14 @@ def _parse_recorded(entry: dict) -> Call:
     if entry.get("body_encoded"):
         body = base64.b64decode(body).decode("utf-8", "replace")
     url = urllib.parse.urlsplit(entry["url"])
-    params = dict(urllib.parse.parse_qsl(url.query))
+    params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
     content_type = next((v for k, v in entry["headers"].items() if k.lower() == "content-type"), "")
     if "x-www-form-urlencoded" in content_type:
         params.update(urllib.parse.parse_qsl(body, keep_blank_values=True))
     authorization = next((v for k, v in entry["headers"].items() if k.lower() == "authorization"), "")
     scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", authorization)
-    return Call(scope.group(1) if scope else "", entry["method"], url.path, params.get("Action", ""), params)
+    agent = next((v for k, v in entry["headers"].items() if k.lower() == "user-agent"), "")
+    return Call(scope.group(1) if scope else "", entry["method"], url.path, params.get("Action", ""), params, agent)
 
 
 @pytest.fixture(scope="session")
@@ -157,6 +159,10 @@ def recorder(moto_endpoint):
             return resp.read()
 
     class Recorder:
+        # Every call recorded in the session (tests/aws/test_stack_permissions.py checks the
+        # operator's IAM policy against them).
+        seen: list[Call] = []
+
         def start(self) -> None:
             post("reset-recording")
             post("start-recording")
@@ -165,7 +171,9 @@ def recorder(moto_endpoint):
             post("stop-recording")
             with urllib.request.urlopen(f"{moto_endpoint}/moto-api/recorder/download-recording", timeout=30) as resp:
                 lines = resp.read().decode().splitlines()
-            return [_parse_recorded(json.loads(line)) for line in lines if line.strip()]
+            calls = [_parse_recorded(json.loads(line)) for line in lines if line.strip()]
+            self.seen.extend(calls)
+            return calls
 
     return Recorder()
 

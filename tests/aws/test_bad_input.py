@@ -392,6 +392,10 @@ BAD_AGAINST_RUNNING = [
     ("engine-version-lower-than-running", {"aws_database_engine_version": "17.2"}, "aws_database_engine_version"),
     ("engine-major-lower-than-running", {"aws_database_engine_version": "16"}, "aws_database_engine_version"),
     ("major-upgrade-without-the-flag", {"aws_database_engine_version": "18"}, "aws_database_allow_major_upgrade"),
+    # AWS cannot change a VPC's or a subnet's CIDR: refused by the network role (issue #17 item 8).
+    ("vpc-cidr-changed", {"aws_network_vpc_cidr": "10.77.0.0/16", "aws_network_public_subnet_cidr": "10.77.0.0/24",
+                          "aws_network_db_subnet_cidrs": ["10.77.1.0/24", "10.77.2.0/24"]}, "aws_network_vpc_cidr"),
+    ("db-subnet-cidrs-changed", {"aws_network_db_subnet_cidrs": ["10.42.1.0/24", "10.42.9.0/24"]}, "aws_network_db_subnet_cidrs"),
 ]
 # Calls that change nothing: the reads of a converged rerun (query APIs and S3's GET/HEAD).
 READ_ONLY = re.compile(r"^(Describe|List|Get)")
@@ -426,8 +430,9 @@ class TestInputsCheckedAgainstTheRunningDatabase:
         start = re.search(r"^(fatal|failed): ", run.output, re.M).start()
         failure = run.output[start:]
         assert re.search(rf"\b{variable}\b", failure), failure[:3000]
-        # Refused by the role that owns the database, at its start (docs/design.md).
-        assert re.findall(r"^TASK \[(.*?)\]", run.output[:start], re.M)[-1].startswith("aws_database : Refuse")
+        # Refused by the role that owns the resource, at its start (docs/design.md).
+        owner = "aws_network" if variable.startswith("aws_network") else "aws_database"
+        assert re.findall(r"^TASK \[(.*?)\]", run.output[:start], re.M)[-1].startswith(f"{owner} : Refuse")
         writes = [f"{c.service} {c.method} {c.action or c.path}" for c in calls
                   if not (READ_ONLY.match(c.action) or (not c.action and c.method in ("GET", "HEAD")))]
         assert writes == [], writes

@@ -82,7 +82,11 @@ class TestProvisionedStack:
         reset_moto()
         rds = aws("rds")
         first_image = register_debian_image(aws, "debian-13-amd64-20250811-2201")
-        first = _ok(playbook("provision.yml", PRODUCTION_LIKE), "provision (first run)")
+        recorder.start()
+        try:
+            first = _ok(playbook("provision.yml", PRODUCTION_LIKE), "provision (first run)")
+        finally:
+            recorder.stop()
         launched = server_instances(aws)
 
         # Debian publishes a point release: a newer image is the newest match on the next run.
@@ -493,9 +497,13 @@ class TestDestroy:
             ],
         }
         destroy_again = _timed(playbook("destroy.yml", {**base, "confirm_destroy": STACK}), "destroy (rerun, no-op)")
-        delete_bucket = _timed(
-            playbook("destroy.yml", {**base, "confirm_destroy": STACK, "destroy_delete_bucket": True}), "destroy (destroy_delete_bucket)"
-        )
+        recorder.start()
+        try:
+            delete_bucket = _timed(
+                playbook("destroy.yml", {**base, "confirm_destroy": STACK, "destroy_delete_bucket": True}), "destroy (destroy_delete_bucket)"
+            )
+        finally:
+            recorder.stop()
         return {
             "first": first,
             "retag": retag,
