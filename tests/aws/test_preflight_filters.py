@@ -92,3 +92,22 @@ def test_pem_labels(text, labels):
 def test_certificate_names(name, covered):
     san = ["DNS:*.example.com", "IP:2001:db8::10"]
     assert filters.preflight_certificate_covers(san, name) is covered
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "found"),
+    [
+        (["192.0.2.0/24", "198.51.100.7/32", "203.0.113.10/32"], ["192.0.2.0/24", "198.51.100.7/32", "203.0.113.10/32"]),
+        (["2001:db8::/32", "2001:db8:1::/48"], ["2001:db8::/32", "2001:db8:1::/48"]),
+        # Real addresses, and networks that only contain a documentation range, are not examples.
+        (["10.0.0.0/8", "100.64.7.7/32", "192.0.0.0/8", "2001:db9::/32", "0.0.0.0/0"], []),
+        (["not-a-cidr", "203.0.113.300/32"], []),
+    ],
+)
+def test_documentation_ranges(cidrs, found):
+    assert filters.preflight_documentation_cidrs(cidrs) == found
+
+
+def test_open_cidrs():
+    assert filters.preflight_open_cidrs(["0.0.0.0/0", "10.0.0.0/8", "::/0", "bad"]) == ["0.0.0.0/0", "::/0"]
+    assert filters.preflight_open_cidrs("0.0.0.0/0") == []

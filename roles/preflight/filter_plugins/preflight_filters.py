@@ -153,18 +153,20 @@ def preflight_invalid_cidrs(value):
     return invalid
 
 
-def preflight_open_cidrs(value):
-    """Return the items of a list of CIDRs that match the whole address space."""
+def _networks(value):
+    """(item, network) for each item of a list of CIDRs that parses (host bits allowed)."""
     if not isinstance(value, (list, tuple)):
-        return []
-    opened = []
+        return
     for item in value:
         try:
-            if ipaddress.ip_network(str(item), strict=False).prefixlen == 0:
-                opened.append(item)
+            yield item, ipaddress.ip_network(str(item), strict=False)
         except ValueError:
             continue
-    return opened
+
+
+def preflight_open_cidrs(value):
+    """Return the items of a list of CIDRs that match the whole address space."""
+    return [item for item, network in _networks(value) if network.prefixlen == 0]
 
 
 # Networks reserved for documentation (RFC 5737, RFC 3849): examples, never a real client.
@@ -173,17 +175,8 @@ _DOCUMENTATION_NETWORKS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "19
 
 def preflight_documentation_cidrs(value):
     """Return the items of a list of CIDRs that lie in a documentation range (an example left in)."""
-    if not isinstance(value, (list, tuple)):
-        return []
-    found = []
-    for item in value:
-        try:
-            network = ipaddress.ip_network(str(item), strict=False)
-        except ValueError:
-            continue
-        if any(network.version == doc.version and network.subnet_of(doc) for doc in _DOCUMENTATION_NETWORKS):
-            found.append(item)
-    return found
+    return [item for item, network in _networks(value)
+            if any(network.version == doc.version and network.subnet_of(doc) for doc in _DOCUMENTATION_NETWORKS)]
 
 
 def preflight_valid_bucket_name(value):
