@@ -376,6 +376,17 @@ def test_the_unedited_production_example_is_refused(empty_emulator, playbook, aw
     assert not any(_created_resources(aws).values()) and not credentials.exists()
 
 
+def test_check_mode_before_the_stack_exists_says_so_and_creates_nothing(empty_emulator, playbook, aws, tmp_path):
+    """An operator previews a first run with --check: it ends cleanly, saying the network does
+    not exist yet (every later resource needs its ids), and creates nothing."""
+    credentials = tmp_path / "credentials"
+    run = playbook("../site.yml", {"stack_credentials_dir": str(credentials)}, "--check", "--limit", "localhost")
+
+    assert run.returncode == 0, run.output[-3000:]
+    assert "does not exist yet, so --check cannot preview" in " ".join(run.output.split()), run.output[-3000:]
+    assert not any(_created_resources(aws).values()), _created_resources(aws)
+
+
 def test_destroy_refuses_without_confirmation(empty_emulator, playbook):
     run = playbook("destroy.yml", {"confirm_destroy": "some-other-stack"})
 
