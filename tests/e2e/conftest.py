@@ -91,6 +91,11 @@ def lifecycle():
 
     result = {"runs": {}, "secrets_before": lc.current_secrets()}
     result["old_instance"] = lc.replace_the_instance()
+    # The drill starts from an older release, hence from a database at that release's schema:
+    # an empty one, as RDS hands it over before a first install (the stack's database already
+    # has the newer schema, which MLflow cannot migrate back; the run would rightly fail).
+    docker_exec(POSTGRES, "su", "postgres", "-c", "psql -tA -d postgres",
+                input_text="DROP DATABASE mlflow WITH (FORCE);\nCREATE DATABASE mlflow OWNER mlflow;\n", check=True)
     # Log every DDL statement, as an RDS parameter group with log_statement = ddl does.
     psql("ALTER SYSTEM SET log_statement = 'ddl'; SELECT pg_reload_conf();")
     try:
