@@ -197,8 +197,13 @@ def test_testssl_finds_nothing_above_low(tmp_path):
                                input=certificate, capture_output=True, text=True).stdout.replace(
                                    "subject=", "").replace("issuer=", "").splitlines())) == 1
     # WARN/FATAL mean the scan itself went wrong (the controller's openssl lacking GOST is not);
-    # a check that lost its connection once is scanned again, once.
-    for attempt in (1, 2):
+    # a scan with a check that lost its connection is repeated after a pause, at most twice
+    # (seen once in a full run on a loaded 2-core machine: sessionresumption_ticket "check
+    # failed because of connect problem" in two scans back to back). The findings judged are
+    # those of a complete scan.
+    for attempt in (1, 2, 3):
+        if attempt > 1:
+            time.sleep(15)
         out = tmp_path / f"testssl-{attempt}.json"
         with timed(f"testssl.sh {version[0]}.{version[1]} (scan {attempt})"):
             result = subprocess.run(
