@@ -54,9 +54,11 @@ def current_secrets():
         secrets[f"auth:{path.name}"] = password
         # What a client sends in every request (Authorization: Basic ...).
         secrets[f"auth-b64:{path.name}"] = base64.b64encode(f"{path.name}:{password}".encode()).decode()
-    key = (CREDENTIALS / "ssh_key").read_text()
-    secrets.update({f"ssh-key-line-{i}": line for i, line in enumerate(key.splitlines())
-                    if len(line) >= 32 and "-----" not in line})
+    # The key's base64 lines, but the first: it encodes the format's fixed header
+    # ("openssh-key-v1", no cipher, no KDF, one key, "ssh-ed25519"), the same in every
+    # unencrypted ed25519 key, the host's own keys included.
+    body = [line for line in (CREDENTIALS / "ssh_key").read_text().splitlines() if "-----" not in line]
+    secrets.update({f"ssh-key-line-{i}": line for i, line in enumerate(body) if i > 0 and len(line) >= 32})
     return secrets
 
 
