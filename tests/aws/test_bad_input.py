@@ -412,6 +412,12 @@ BAD_AGAINST_RUNNING = [
 READ_ONLY = re.compile(r"^(Describe|List|Get)")
 
 
+def _writes(calls) -> list[str]:
+    """The recorded calls that change something (not a query API read, not an S3 GET/HEAD)."""
+    return [f"{c.service} {c.method} {c.action or c.path}" for c in calls
+            if not (READ_ONLY.match(c.action) or (not c.action and c.method in ("GET", "HEAD")))]
+
+
 class TestInputsCheckedAgainstTheRunningDatabase:
     @pytest.fixture(scope="class")
     @classmethod
@@ -444,8 +450,7 @@ class TestInputsCheckedAgainstTheRunningDatabase:
         # Refused by the role that owns the resource, at its start (docs/design.md).
         owner = "aws_network" if variable.startswith("aws_network") else "aws_database"
         assert re.findall(r"^TASK \[(.*?)\]", run.output[:start], re.M)[-1].startswith(f"{owner} : Refuse")
-        writes = [f"{c.service} {c.method} {c.action or c.path}" for c in calls
-                  if not (READ_ONLY.match(c.action) or (not c.action and c.method in ("GET", "HEAD")))]
+        writes = _writes(calls)
         assert writes == [], writes
         db = aws("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"][0]
         assert db["EngineVersion"] == RUNNING_VERSION
@@ -462,8 +467,7 @@ class TestInputsCheckedAgainstTheRunningDatabase:
             calls = recorder.stop()
 
         assert run.recap["changed"] == 0, run.output[-3000:]
-        writes = [f"{c.service} {c.method} {c.action or c.path}" for c in calls
-                  if not (READ_ONLY.match(c.action) or (not c.action and c.method in ("GET", "HEAD")))]
+        writes = _writes(calls)
         assert writes == [], writes
         assert stack_leftovers(aws) == before
         assert aws("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"]
