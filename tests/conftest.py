@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -21,12 +22,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory):
-    """An AWS emulator (moto's server mode) on 127.0.0.1 for the whole test session."""
+@contextlib.contextmanager
+def running_moto(workdir: Path, extra_env: dict[str, str] | None = None):
+    """moto's server mode on a free port of 127.0.0.1, until the block ends; yields its URL."""
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    workdir = tmp_path_factory.mktemp("moto")
     log = workdir / "moto_server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -39,6 +39,7 @@ def moto_endpoint(tmp_path_factory):
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 # moto's request recorder (off until a test starts it) writes here, not in the cwd.
                 "MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl"),
+                **(extra_env or {}),
             },
             cwd=workdir,
         )
@@ -60,3 +61,16 @@ def moto_endpoint(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory):
+    """An AWS emulator (moto's server mode) on 127.0.0.1 for the whole test session."""
+    with running_moto(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def start_moto():
+    """running_moto, for tests that need an emulator of their own (e.g. one enforcing IAM)."""
+    return running_moto

@@ -146,7 +146,45 @@ def _parse_recorded(entry: dict) -> Call:
     authorization = next((v for k, v in entry["headers"].items() if k.lower() == "authorization"), "")
     scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", authorization)
     agent = next((v for k, v in entry["headers"].items() if k.lower() == "user-agent"), "")
+    # JSON protocol APIs (SSM, KMS) name the action in a header: "AmazonSSM.PutParameter".
+    target = next((v for k, v in entry["headers"].items() if k.lower() == "x-amz-target"), "")
+    if target and not params.get("Action"):
+        params["Action"] = target.rpartition(".")[2]
+        if "json" in content_type:
+            params.update({k: json.dumps(v) if not isinstance(v, str) else v for k, v in json.loads(body or "{}").items()})
     return Call(scope.group(1) if scope else "", entry["method"], url.path, params.get("Action", ""), params, agent)
+
+
+READ_ONLY = re.compile(r"^(Describe|List|Get)")
+
+
+def writes(calls) -> list[str]:
+    """The recorded calls that change something (not a query API read, not an S3 GET/HEAD)."""
+    return [f"{c.service} {c.method} {c.action or c.path}" for c in calls
+            if not (READ_ONLY.match(c.action) or (not c.action and c.method in ("GET", "HEAD")))]
+
+
+SECRETS_PATH = f"/{STACK}/secrets"  # the parameter path of the stack's secrets (stack_secrets_store: ssm)
+
+
+def stored_secrets(aws) -> dict[str, dict]:
+    """The stack's parameters in the parameter store, by their name under SECRETS_PATH: the
+    decrypted value, the type, the KMS key, the tags."""
+    ssm = aws("ssm")
+    found = ssm.get_paginator("get_parameters_by_path").paginate(Path=SECRETS_PATH, Recursive=True, WithDecryption=True)
+    described = {
+        p["Name"]: p for page in ssm.get_paginator("describe_parameters").paginate(
+            ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [SECRETS_PATH]}]) for p in page["Parameters"]
+    }
+    return {
+        p["Name"].removeprefix(SECRETS_PATH + "/"): {
+            "value": p["Value"],
+            "type": p["Type"],
+            "key_id": described.get(p["Name"], {}).get("KeyId"),
+            "tags": {t["Key"]: t["Value"] for t in ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=p["Name"])["TagList"]},
+        }
+        for page in found for p in page["Parameters"]
+    }
 
 
 @pytest.fixture(scope="session")
@@ -178,18 +216,16 @@ def recorder(moto_endpoint):
     return Recorder()
 
 
-@pytest.fixture(scope="session")
-def playbook(moto_endpoint, tmp_path_factory):
-    """Run a playbook of the project with the local inventory against the session's moto."""
-    credentials = tmp_path_factory.mktemp("credentials")
+def playbook_runner(endpoint: str, credentials: Path, access_key: str = "testing", secret_key: str = "testing"):
+    """Runs a playbook of the project with the local inventory against the emulator at endpoint."""
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
         # Safety net: anything that escapes module_defaults still lands in the emulator.
-        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_DEFAULT_REGION": REGION,
-        "MLFLOW_STACK_AWS_ENDPOINT": moto_endpoint,
+        "MLFLOW_STACK_AWS_ENDPOINT": endpoint,
         "ANSIBLE_DISPLAY_TRACEBACK": "error",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
@@ -212,9 +248,15 @@ def playbook(moto_endpoint, tmp_path_factory):
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
         return Run(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
 
-    # Where the generated secrets of every run of the session live.
+    # Where the generated secrets of every run live.
     run.credentials_dir = credentials
     return run
+
+
+@pytest.fixture(scope="session")
+def playbook(moto_endpoint, tmp_path_factory):
+    """Run a playbook of the project with the local inventory against the session's moto."""
+    return playbook_runner(moto_endpoint, tmp_path_factory.mktemp("credentials"))
 
 
 def pytest_runtest_logreport(report):

@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import DATABASE, DEBIAN_IMAGES, WALL_TIMES, register_debian_image, stack_leftovers
+from conftest import DATABASE, DEBIAN_IMAGES, WALL_TIMES, register_debian_image, stack_leftovers, writes
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -409,15 +409,6 @@ BAD_AGAINST_RUNNING = [
     ("db-subnet-cidrs-changed", {"aws_network_db_subnet_cidrs": ["10.42.1.0/24", "10.42.9.0/24"]}, "aws_network_db_subnet_cidrs"),
 ]
 # Calls that change nothing: the reads of a converged rerun (query APIs and S3's GET/HEAD).
-READ_ONLY = re.compile(r"^(Describe|List|Get)")
-
-
-def _writes(calls) -> list[str]:
-    """The recorded calls that change something (not a query API read, not an S3 GET/HEAD)."""
-    return [f"{c.service} {c.method} {c.action or c.path}" for c in calls
-            if not (READ_ONLY.match(c.action) or (not c.action and c.method in ("GET", "HEAD")))]
-
-
 class TestInputsCheckedAgainstTheRunningDatabase:
     @pytest.fixture(scope="class")
     @classmethod
@@ -450,8 +441,8 @@ class TestInputsCheckedAgainstTheRunningDatabase:
         # Refused by the role that owns the resource, at its start (docs/design.md).
         owner = "aws_network" if variable.startswith("aws_network") else "aws_database"
         assert re.findall(r"^TASK \[(.*?)\]", run.output[:start], re.M)[-1].startswith(f"{owner} : Refuse")
-        writes = _writes(calls)
-        assert writes == [], writes
+        written = writes(calls)
+        assert written == [], written
         db = aws("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"][0]
         assert db["EngineVersion"] == RUNNING_VERSION
 
@@ -467,7 +458,7 @@ class TestInputsCheckedAgainstTheRunningDatabase:
             calls = recorder.stop()
 
         assert run.recap["changed"] == 0, run.output[-3000:]
-        writes = _writes(calls)
-        assert writes == [], writes
+        written = writes(calls)
+        assert written == [], written
         assert stack_leftovers(aws) == before
         assert aws("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import threading
 import time
 
@@ -23,21 +25,44 @@ from conftest import (
     BUCKET,
     DATABASE,
     DEBIAN_IMAGES,
+    SECRETS_PATH,
     SERVER,
     STACK,
     WALL_TIMES,
     register_debian_image,
     server_instances,
     stack_leftovers,
+    stored_secrets,
+    writes,
 )
 
 PREFIX = "mlflow"  # stack_artifact_prefix of inventories/local
 ADMIN_CIDR = "172.30.77.1/32"  # stack_admin_cidrs of inventories/local (the Docker gateway)
 WEB_CIDR = "172.30.77.0/24"  # stack_web_cidrs of inventories/local (the local Docker network)
 
-# Production settings on top of the local inventory: the TLS-only bucket policy is ON, and the
-# server image is looked up as in production (newest debian-13-amd64-* of its publisher).
-PRODUCTION_LIKE = {"aws_bucket_tls_only_policy": True, **DEBIAN_IMAGES}
+# Production settings on top of the local inventory: the TLS-only bucket policy is ON, the
+# server image is looked up as in production (newest debian-13-amd64-* of its publisher), and
+# the secrets live in SSM Parameter Store, as the production example keeps them.
+PRODUCTION_LIKE = {"aws_bucket_tls_only_policy": True, "stack_secrets_store": "ssm", **DEBIAN_IMAGES}
+
+# The generated secrets of the local inventory (users alice and ci-bot), by their store name.
+SECRET_NAMES = {"db_password", "db_app_password", "auth/alice", "auth/alice.salt", "auth/ci-bot", "auth/ci-bot.salt",
+                "mlflow_kek_passphrase", "ssh_key", "ssh_key.pub"}
+
+
+def _empty(directory):
+    """What a fresh clone of the inventory has on this controller: nothing."""
+    shutil.rmtree(directory)
+    directory.mkdir(mode=0o700)
+
+
+def _local_files(directory) -> set[str]:
+    return {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()}
+
+
+def _changed_tasks(output: str) -> list[str]:
+    """The names of the tasks that reported a change."""
+    return [m.group(1) for m in re.finditer(r"^TASK \[(.*?)\][^\n]*\n(?:(?!TASK \[).*\n)*?changed: ", output, re.M)]
 
 
 def _timed(run, label: str):
@@ -80,6 +105,7 @@ class TestProvisionedStack:
     @classmethod
     def stack(cls, reset_moto, playbook, aws, recorder):
         reset_moto()
+        _empty(playbook.credentials_dir)
         rds = aws("rds")
         first_image = register_debian_image(aws, "debian-13-amd64-20250811-2201")
         recorder.start()
@@ -88,6 +114,8 @@ class TestProvisionedStack:
         finally:
             recorder.stop()
         launched = server_instances(aws)
+        stored = stored_secrets(aws)
+        local_after_first = _local_files(playbook.credentials_dir)
 
         # Debian publishes a point release: a newer image is the newest match on the next run.
         newer_image = register_debian_image(aws, "debian-13-amd64-20251115-2297")
@@ -107,8 +135,22 @@ class TestProvisionedStack:
         finally:
             rerun_calls = recorder.stop()
 
+        # A colleague's fresh clone of the inventory: nothing on this controller.
+        _empty(playbook.credentials_dir)
+        recorder.start()
+        try:
+            clone = _timed(playbook("provision.yml", PRODUCTION_LIKE), "provision (fresh clone, secrets in the parameter store)")
+        finally:
+            clone_calls = recorder.stop()
+
         ec2 = aws("ec2")
         yield {
+            "stored": stored,
+            "local_after_first": local_after_first,
+            "clone": clone,
+            "clone_calls": clone_calls,
+            "stored_after_clone": stored_secrets(aws),
+            "local_key_after_clone": (playbook.credentials_dir / "ssh_key").read_text(),
             "first": first,
             "second": second,
             "replace": replace,
@@ -162,6 +204,69 @@ class TestProvisionedStack:
         assert any(c.action == "DescribeDBInstances" for c in stack["rerun_calls"])  # the recorder saw the run
         assert aws("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"][0]["EngineVersion"] == "17.6"
 
+    # ---- the secrets, shared through the parameter store ----
+
+    def test_secrets_are_generated_into_the_parameter_store_encrypted_and_tagged(self, stack):
+        stored = stack["stored"]
+        assert set(stored) == SECRET_NAMES
+        assert {(p["type"], p["key_id"]) for p in stored.values()} == {("SecureString", "alias/aws/ssm")}
+        assert all(p["tags"].get("Project") == STACK and p["tags"].get("ManagedBy") == "ansible" for p in stored.values())
+        assert all(len(stored[n]["value"]) == 32 for n in ("db_password", "db_app_password", "auth/alice", "mlflow_kek_passphrase"))
+        assert stored["ssh_key"]["value"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+        # The controller keeps only what ssh reads (the key pair) and non-secret state.
+        assert stack["local_after_first"] == {"ssh_key", "ssh_key.pub", "db_password.applied", "known_hosts.instance"}
+
+    def test_a_fresh_clone_finds_the_same_secrets_and_changes_nothing_in_aws(self, stack):
+        run = _succeeded(stack["clone"])
+        assert writes(stack["clone_calls"]) == [], writes(stack["clone_calls"])
+        assert stack["stored_after_clone"] == stack["stored"]
+        assert stack["local_key_after_clone"].strip() == stack["stored"]["ssh_key"]["value"].strip()
+        # What changed is the clone's own copies of the key pair and of the non-secret state.
+        assert set(_changed_tasks(run.output)) <= {
+            "credentials : Create the credentials directories on the controller",
+            "credentials : Write the stack's SSH key pair from the parameter store",
+            "aws_database : Record the fingerprint of the password now applied to the database",
+            "Remember which instance the known host key belongs to",
+        }, _changed_tasks(run.output)
+
+    def test_a_secret_missing_from_the_store_of_an_existing_stack_is_refused(self, stack, playbook, aws, recorder):
+        """Generating it anew would lock out whoever holds the old one (here: user alice)."""
+        ssm = aws("ssm")
+        name = f"{SECRETS_PATH}/auth/alice"
+        value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name)["TagList"]
+        ssm.delete_parameter(Name=name)
+        recorder.start()
+        try:
+            run = playbook("provision.yml", PRODUCTION_LIKE)
+        finally:
+            calls = recorder.stop()
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", KeyId="alias/aws/ssm", Tags=tags)
+
+        assert run.returncode != 0
+        assert writes(calls) == [], writes(calls)
+        message = " ".join(run.output.split())
+        assert f"The stack already exists (database {DATABASE}, server {SERVER}), but SSM Parameter Store ({SECRETS_PATH}/" in message
+        assert "lacks these of its secrets: auth/alice." in message
+        assert "playbooks/rotate-credentials.yml -e rotate=all" in message
+        assert "auth/alice" not in [c.params.get("Name", "").removeprefix(SECRETS_PATH + "/") for c in calls if c.action == "PutParameter"]
+
+    def test_an_ssh_key_other_than_the_running_servers_is_refused(self, stack, playbook, recorder, tmp_path):
+        """EC2 puts the key on the instance at launch only: another key would lock the run out."""
+        key = tmp_path / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        recorder.start()
+        try:
+            run = playbook("provision.yml", {**PRODUCTION_LIKE, "stack_ssh_key_file": str(key)})
+        finally:
+            calls = recorder.stop()
+
+        assert run.returncode != 0
+        assert writes(calls) == [], writes(calls)
+        message = " ".join(run.output.split())
+        assert f"({SERVER}) was launched with key pair {SERVER}, whose public key differs from the SSH key of this run" in message
+        assert "-e aws_server_replace=true" in message
+
     # ---- what the operator asks for ----
 
     def test_rotation_sends_the_password_alone_and_leaves_a_pending_class_change_pending(self, stack, playbook, aws, recorder):
@@ -173,7 +278,7 @@ class TestProvisionedStack:
         rds.modify_db_instance(DBInstanceIdentifier=DATABASE, DBInstanceClass="db.t4g.small", EngineVersion="17.6", ApplyImmediately=True)
         recorder.start()
         try:
-            run = playbook("rotate-credentials.yml", {"rotate": "db"}, "--tags", "database", "--limit", "localhost")
+            run = playbook("rotate-credentials.yml", {**PRODUCTION_LIKE, "rotate": "db"}, "--tags", "database", "--limit", "localhost")
         finally:
             calls = recorder.stop()
         _ok(run, "rotate-credentials.yml -e rotate=db (--tags database)")
@@ -185,8 +290,11 @@ class TestProvisionedStack:
         assert set(password_request.params) == {"Action", "Version", "DBInstanceIdentifier", "MasterUserPassword", "ApplyImmediately"}
         assert password_request.params["ApplyImmediately"] == "false"
         assert password_request.params["DBInstanceIdentifier"] == DATABASE
-        # ... and it is the new password the rotation generated.
-        assert password_request.params["MasterUserPassword"] == (playbook.credentials_dir / "db_password").read_text().strip()
+        # ... and it is the new password the rotation generated, kept in the parameter store.
+        stored = stored_secrets(aws)
+        assert password_request.params["MasterUserPassword"] == stored["db_password"]["value"]
+        assert stored["db_password"]["value"] != stack["stored"]["db_password"]["value"]
+        assert stored["auth/alice"]["value"] == stack["stored"]["auth/alice"]["value"]
         # The class change is the main convergence's, for the maintenance window, never immediate.
         assert all(c.params.get("ApplyImmediately") == "false" for c in modifies), [c.params.get("ApplyImmediately") for c in modifies]
         assert [c.params.get("DBInstanceClass") for c in modifies if "DBInstanceClass" in c.params] == ["db.t4g.micro"]
@@ -355,7 +463,7 @@ class TestProvisionedStack:
         assert {"Key": "Name", "Value": SERVER} in addresses[0]["Tags"]
 
     def test_handover_gives_the_configuration_layer_the_stack_facts(self, stack, playbook, aws, tmp_path):
-        run, facts = _handover(playbook, tmp_path)
+        run, facts = _handover(playbook, tmp_path, PRODUCTION_LIKE)
         assert run.returncode == 0, run.output[-5000:]
         assert run.recap["changed"] <= 1  # only the dump file itself
         address = aws("ec2").describe_addresses()["Addresses"][0]["PublicIp"]
@@ -383,13 +491,13 @@ def _ingress(group):
     return rules
 
 
-def _handover(playbook, tmp_path):
+def _handover(playbook, tmp_path, extra_vars=None):
     """Run only the hand-over (--tags configure) and return the facts the server host got."""
     dump = tmp_path / "handover.json"
     run = playbook(
         "../tests/aws/handover.yml",
         # Local connection instead of the container: only the facts are under test here.
-        {"handover_dump": str(dump), "aws_server_host_vars": {"ansible_connection": "local"}},
+        {"handover_dump": str(dump), "aws_server_host_vars": {"ansible_connection": "local"}, **(extra_vars or {})},
         "--tags",
         "configure",
     )
@@ -468,15 +576,31 @@ class TestDestroy:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def world(cls, reset_moto, playbook, aws, recorder):
+    def world(cls, reset_moto, playbook, aws, recorder, tmp_path_factory):
         reset_moto()
         register_debian_image(aws, "debian-13-amd64-20250811-2201")
         base = {**DEBIAN_IMAGES, **ZONE_LIMITED}
         first = _ok(playbook("provision.yml", {**base, "stack_tags": TAGS_BEFORE}), "provision (tags before)")
         ids_before, tags_before = _resource_ids(aws), _stack_tags(aws)
+
+        # A clone without the credentials directory (files store) against the existing stack.
+        recorder.start()
+        try:
+            lost = _timed(playbook("provision.yml", {**base, "stack_tags": TAGS_BEFORE,
+                                                     "stack_credentials_dir": str(tmp_path_factory.mktemp("fresh-clone"))}),
+                          "provision (credentials directory lost: refused)")
+        finally:
+            lost_calls = recorder.stop()
+
         retag = _timed(playbook("provision.yml", {**base, "stack_tags": TAGS_AFTER}), "provision (stack_tags changed)")
         ids_after, tags_after = _resource_ids(aws), _stack_tags(aws)
         subnet_azs = sorted(s["AvailabilityZone"] for s in aws("ec2").describe_subnets()["Subnets"] if not s["DefaultForAz"])
+
+        # The team moves the secrets of the running stack from the files to the parameter store.
+        base["stack_secrets_store"] = "ssm"
+        moved = _timed(playbook("provision.yml", {**base, "stack_tags": TAGS_AFTER}), "provision (files imported into ssm)")
+        local = {n: (playbook.credentials_dir / n).read_text() for n in SECRET_NAMES}
+        imported = stored_secrets(aws)
 
         aws_side = _AwsCleaningUp(aws)
         aws_side.start()
@@ -490,6 +614,7 @@ class TestDestroy:
         rds = aws("rds")
         leftovers = stack_leftovers(aws)
         kept = {
+            "secrets": sorted(stored_secrets(aws)),
             "buckets": [b["Name"] for b in aws("s3").list_buckets()["Buckets"]],
             "manual_snapshots": [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]],
             "automated_backups": [
@@ -500,12 +625,18 @@ class TestDestroy:
         recorder.start()
         try:
             delete_bucket = _timed(
-                playbook("destroy.yml", {**base, "confirm_destroy": STACK, "destroy_delete_bucket": True}), "destroy (destroy_delete_bucket)"
+                playbook("destroy.yml", {**base, "confirm_destroy": STACK, "destroy_delete_bucket": True, "destroy_delete_secrets": True}),
+                "destroy (destroy_delete_bucket, destroy_delete_secrets)"
             )
         finally:
             recorder.stop()
         return {
             "first": first,
+            "lost": lost,
+            "lost_calls": lost_calls,
+            "moved": moved,
+            "local": local,
+            "imported": imported,
             "retag": retag,
             "ids_before": ids_before,
             "ids_after": ids_after,
@@ -520,10 +651,24 @@ class TestDestroy:
             "destroy_again": destroy_again,
             "delete_bucket": delete_bucket,
             "buckets_at_the_end": [b["Name"] for b in aws("s3").list_buckets()["Buckets"]],
+            "secrets_at_the_end": sorted(stored_secrets(aws)),
         }
 
     def test_the_network_lands_in_zones_offering_the_instance_type(self, world):
         assert world["subnet_azs"] == ["us-east-1c", "us-east-1c", "us-east-1f"]
+
+    def test_a_lost_credentials_directory_is_refused_before_any_change(self, world):
+        """The files store is one controller's: a clone without it must not generate new secrets."""
+        assert world["lost"].returncode != 0
+        assert writes(world["lost_calls"]) == [], writes(world["lost_calls"])
+        message = " ".join(world["lost"].output.split())
+        assert f"The stack already exists (database {DATABASE}, server {SERVER}), but the credentials directory" in message
+        assert "set stack_secrets_store: ssm" in message
+
+    def test_switching_to_the_parameter_store_imports_the_files_unchanged(self, world):
+        assert _succeeded(world["moved"]).recap["changed"] > 0
+        assert set(world["imported"]) == SECRET_NAMES
+        assert {n: p["value"].strip() for n, p in world["imported"].items()} == {n: v.strip() for n, v in world["local"].items()}
 
     def test_changing_stack_tags_retags_every_resource_and_creates_nothing(self, world):
         assert _succeeded(world["retag"]).recap["changed"] > 0
@@ -578,10 +723,14 @@ class TestDestroy:
         assert f"Automated backups of {DATABASE} retained for their retention period (7 days)" in message
         assert "billed per GB-month" in message
         assert f"Artifact bucket {BUCKET}" in message
+        # The secrets stay with the snapshot whose master password they hold, until asked.
+        assert world["kept"]["secrets"] == sorted(SECRET_NAMES)
+        assert f"Secrets of the stack in SSM Parameter Store under {SECRETS_PATH} (standard parameters, no charge;" in message
 
-    def test_destroy_with_destroy_delete_bucket_removes_the_bucket(self, world):
+    def test_destroy_with_destroy_delete_bucket_and_secrets_removes_the_bucket_and_the_secrets(self, world):
         assert _succeeded(world["delete_bucket"]).recap["changed"] > 0
         assert BUCKET not in world["buckets_at_the_end"]
+        assert world["secrets_at_the_end"] == []
 
 
 class _AwsCleaningUp:

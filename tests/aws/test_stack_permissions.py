@@ -99,9 +99,10 @@ def recorded(recorder, reset_moto, playbook, aws):
         register_debian_image(aws, "debian-13-amd64-20250811-2201")
         recorder.start()
         try:
-            assert playbook("provision.yml", DEBIAN_IMAGES).returncode == 0
-            assert playbook("destroy.yml", {**DEBIAN_IMAGES, "confirm_destroy": STACK,
-                                            "destroy_delete_bucket": True}).returncode == 0
+            ssm = {**DEBIAN_IMAGES, "stack_secrets_store": "ssm"}
+            assert playbook("provision.yml", ssm).returncode == 0
+            assert playbook("destroy.yml", {**ssm, "confirm_destroy": STACK, "destroy_delete_bucket": True,
+                                            "destroy_delete_secrets": True}).returncode == 0
         finally:
             recorder.stop()
     return list(recorder.seen)
@@ -118,6 +119,7 @@ def test_the_policy_is_a_policy_without_service_wide_wildcards():
 def test_the_policy_allows_every_action_the_playbooks_call(recorded):
     required = _required_actions(recorded)
     assert "ec2:RunInstances" in required and "rds:CreateDBInstance" in required and "s3:CreateBucket" in required
+    assert "ssm:PutParameter" in required and "ssm:GetParametersByPath" in required and "ssm:DeleteParameter" in required
     patterns = [p.lower() for p in _allowed(json.loads(POLICY.read_text()))]
     missing = sorted(a for a in required if not any(fnmatch.fnmatchcase(a.lower(), p) for p in patterns))
     assert not missing, f"docs/iam-operator-policy.json lacks: {missing}"
