@@ -23,6 +23,7 @@ import time
 import pytest
 from conftest import (
     BUCKET,
+    REGION,
     DATABASE,
     DEBIAN_IMAGES,
     SECRETS_PATH,
@@ -510,6 +511,26 @@ class TestNoStack:
     def empty(cls, reset_moto):
         reset_moto()
 
+    def test_an_iam_role_of_the_same_name_serving_another_region_is_refused(self, empty, playbook, aws, recorder):
+        """The same stack_name in a second region: IAM is global, the role is the first one's."""
+        iam = aws("iam")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        iam.create_role(RoleName=SERVER, AssumeRolePolicyDocument=trust,
+                        Tags=[{"Key": "Project", "Value": STACK}, {"Key": "StackRegion", "Value": "eu-west-1"}])
+        recorder.start()
+        try:
+            run = playbook("provision.yml")
+        finally:
+            calls = recorder.stop()
+
+        assert run.returncode != 0
+        message = " ".join(run.output.split())
+        assert f"IAM role {SERVER} already exists in this account (IAM names are global) with tags Project={STACK}, StackRegion=eu-west-1" in message
+        assert "choose another stack_name for this region" in message
+        assert [w for w in writes(calls) if w.startswith("iam ")] == []
+        assert iam.list_role_tags(RoleName=SERVER)["Tags"] == [{"Key": "Project", "Value": STACK}, {"Key": "StackRegion", "Value": "eu-west-1"}]
+
     def test_handover_fails_clearly_when_the_stack_does_not_exist(self, empty, playbook, tmp_path):
         run, facts = _handover(playbook, tmp_path)
         assert run.returncode != 0
@@ -563,7 +584,10 @@ def _stack_tags(aws) -> dict[str, dict[str, str]]:
         tags[f"db-subnet-group {group['DBSubnetGroupName']}"] = plain(
             rds.list_tags_for_resource(ResourceName=group["DBSubnetGroupArn"])["TagList"]
         )
-    tags[f"role {SERVER}"] = plain(iam.list_role_tags(RoleName=SERVER)["Tags"])
+    role = plain(iam.list_role_tags(RoleName=SERVER)["Tags"])
+    # IAM names are global: the role also names the region it serves.
+    assert role.pop("StackRegion") == REGION
+    tags[f"role {SERVER}"] = role
     tags[f"bucket {BUCKET}"] = plain(s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"])
     return tags
 
