@@ -52,7 +52,7 @@ def test_credentials_are_private_and_not_tracked_by_git():
     assert stat.S_IMODE(os.stat(CREDENTIALS).st_mode) == 0o700
     for path in CREDENTIALS.rglob("*"):
         public = path.name in ("server-ca.pem", "database-standin-ca.pem", "ssh_key.pub", "known_hosts") \
-            or "server-standin" in path.parts or path.name == "not-the-stack-key.pub"
+            or "server-standin" in path.parts
         if path.is_file() and not public:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     ignored = subprocess.run(["git", "check-ignore", "-q", str(CREDENTIALS / "mlflow-client.env")], cwd=ROOT)

@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 
-from conftest import (CREDENTIALS, POSTGRES, ROOT, SERVER, SSH_KEY, ansible_playbook, docker_exec, psql, ssh)
+from conftest import (POSTGRES, ROOT, SERVER, SSH_KEY, ansible_playbook, docker_exec, psql, ssh)
 
 INSTANCE_MEMORY = 2048 * 1024 * 1024  # t3.small, the default aws_server_instance_type
 INSTANCE_CPUS = 2
@@ -20,16 +20,16 @@ def test_the_server_has_the_memory_and_cpus_of_the_instance_type_and_no_swap():
     assert config["NanoCpus"] == INSTANCE_CPUS * 10**9
 
 
-def test_the_server_is_reached_over_ssh_as_admin_with_the_stack_key_and_sudo():
+def test_the_server_is_reached_over_ssh_as_admin_with_the_stack_key_and_sudo(tmp_path):
     assert SSH_KEY.stat().st_mode & 0o777 == 0o600
     result = ssh("sudo", "-n", "id", "-u")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0"
     # cloud-init made admin from the key pair; root has no key, and no password works.
     assert ssh("true", user="root").returncode != 0
-    other_key = CREDENTIALS / "not-the-stack-key"
-    if not other_key.exists():
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True)
+    # Another key (kept out of the stack's credentials directory, which holds the stack's own).
+    other_key = tmp_path / "not-the-stack-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True)
     assert ssh("true", key=other_key).returncode != 0
 
 
