@@ -99,6 +99,10 @@ def _destroy_everything(playbook, aws):
     assert aws("rds").describe_db_instance_automated_backups()["DBInstanceAutomatedBackups"] == []
 
 
+# One process of `make test-aws` (pytest-xdist, --dist loadgroup) runs every stack group of its
+# own: the classes share that process's emulator, and test_stack_permissions.py reads the calls
+# its recorder saw.
+@pytest.mark.xdist_group("lifecycle")
 class TestProvisionedStack:
     """One stack through the changes AWS makes without asking, and the ones the operator asks for."""
 
@@ -505,6 +509,16 @@ def _handover(playbook, tmp_path, extra_vars=None):
     return run, (json.loads(dump.read_text()) if dump.exists() else None)
 
 
+def _bucket_layer(playbook, extra_vars):
+    """provision.yml --tags bucket where nothing else exists: the bucket role runs, then the
+    hand-over (tagged always) stops the run, saying the stack is not provisioned."""
+    run = playbook("provision.yml", extra_vars, "--tags", "bucket")
+    assert "Run playbooks/provision.yml without --tags first." in run.output, run.output[-5000:]
+    assert re.search(r"^localhost +: ok=\d+ +changed=\d+ +unreachable=0 +failed=1 ", run.output, re.M), run.output[-3000:]
+    return run
+
+
+@pytest.mark.xdist_group("no-stack")
 class TestNoStack:
     @pytest.fixture(scope="class")
     @classmethod
@@ -530,6 +544,40 @@ class TestNoStack:
         assert "choose another stack_name for this region" in message
         assert [w for w in writes(calls) if w.startswith("iam ")] == []
         assert iam.list_role_tags(RoleName=SERVER)["Tags"] == [{"Key": "Project", "Value": STACK}, {"Key": "StackRegion", "Value": "eu-west-1"}]
+
+    def test_an_existing_bucket_of_someone_else_is_used_as_it_is_unless_adopted(self, empty, playbook, aws, recorder):
+        """A bucket another team made (its policy, its tags, no versioning) is not the stack's to converge."""
+        s3 = aws("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        theirs = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Sid": "TheirReader", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/reports/*"}]})
+        s3.put_bucket_policy(Bucket=BUCKET, Policy=theirs)
+        s3.put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": [{"Key": "Team", "Value": "analytics"}]})
+        recorder.start()
+        try:
+            run = _bucket_layer(playbook, {"aws_bucket_tls_only_policy": True})
+        finally:
+            calls = recorder.stop()
+        assert [t for t in _changed_tasks(run.output) if t.startswith("aws_bucket")] == []
+        assert [w for w in writes(calls) if w.startswith("s3 ")] == []
+        assert s3.get_bucket_policy(Bucket=BUCKET)["Policy"] == theirs
+        assert s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"] == [{"Key": "Team", "Value": "analytics"}]
+        message = " ".join(run.output.split())
+        assert f"Bucket {BUCKET} exists without the tags Project={STACK} of this stack: it is used as it is" in message
+        assert "aws_bucket_adopt_existing: true" in message
+
+        adopted = _bucket_layer(playbook, {"aws_bucket_tls_only_policy": True, "aws_bucket_adopt_existing": True})
+        assert "aws_bucket : Create the private, versioned, encrypted artifact bucket" in _changed_tasks(adopted.output)
+        policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
+        assert [st["Sid"] for st in policy["Statement"]] == ["DenyInsecureTransport"]
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]}
+        assert tags["Project"] == STACK and "Team" not in tags
+        assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+        # Adopted, it is the stack's now: a rerun without the switch converges it as usual.
+        rerun = _bucket_layer(playbook, {"aws_bucket_tls_only_policy": True})
+        assert [t for t in _changed_tasks(rerun.output) if t.startswith("aws_bucket")] == []
+        assert "it is used as it is" not in rerun.output
 
     def test_handover_fails_clearly_when_the_stack_does_not_exist(self, empty, playbook, tmp_path):
         run, facts = _handover(playbook, tmp_path)
@@ -592,6 +640,7 @@ def _stack_tags(aws) -> dict[str, dict[str, str]]:
     return tags
 
 
+@pytest.mark.xdist_group("lifecycle")
 class TestDestroy:
     """Tags change in the inventory, then the stack is torn down while AWS plays its part:
     it disassociates the Elastic IP when the instance terminates, keeps a network interface
@@ -646,12 +695,26 @@ class TestDestroy:
             ],
         }
         destroy_again = _timed(playbook("destroy.yml", {**base, "confirm_destroy": STACK}), "destroy (rerun, no-op)")
+
+        # The bucket holds the stack's artifacts (versions and a delete marker) and, under
+        # another prefix, another team's object (a bucket shared with it).
+        s3 = aws("s3")
+        for body in (b"v1", b"v2"):
+            s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/1/run/artifacts/model.pkl", Body=body)
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/1/run/artifacts/gone.txt", Body=b"x")
+        s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/1/run/artifacts/gone.txt")
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}-reports/keep.txt", Body=b"not under mlflow/")
+        s3.put_object(Bucket=BUCKET, Key="other-team/keep.txt", Body=b"theirs")
         recorder.start()
         try:
             delete_bucket = _timed(
                 playbook("destroy.yml", {**base, "confirm_destroy": STACK, "destroy_delete_bucket": True, "destroy_delete_secrets": True}),
                 "destroy (destroy_delete_bucket, destroy_delete_secrets)"
             )
+            versions = s3.list_object_versions(Bucket=BUCKET)
+            left_in_bucket = sorted(v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers", []))
+            delete_all = _timed(playbook("destroy.yml", {**base, "confirm_destroy": STACK, "destroy_delete_all_artifacts": True}),
+                                "destroy (destroy_delete_all_artifacts)")
         finally:
             recorder.stop()
         return {
@@ -674,6 +737,8 @@ class TestDestroy:
             "kept": kept,
             "destroy_again": destroy_again,
             "delete_bucket": delete_bucket,
+            "left_in_bucket": left_in_bucket,
+            "delete_all": delete_all,
             "buckets_at_the_end": [b["Name"] for b in aws("s3").list_buckets()["Buckets"]],
             "secrets_at_the_end": sorted(stored_secrets(aws)),
         }
@@ -751,10 +816,20 @@ class TestDestroy:
         assert world["kept"]["secrets"] == sorted(SECRET_NAMES)
         assert f"Secrets of the stack in SSM Parameter Store under {SECRETS_PATH} (standard parameters, no charge;" in message
 
-    def test_destroy_with_destroy_delete_bucket_and_secrets_removes_the_bucket_and_the_secrets(self, world):
+    def test_destroy_delete_bucket_deletes_only_the_stacks_prefix_and_keeps_a_shared_bucket(self, world):
         assert _succeeded(world["delete_bucket"]).recap["changed"] > 0
-        assert BUCKET not in world["buckets_at_the_end"]
+        # Every version and the delete marker under mlflow/ went; the look-alike prefix did not.
+        assert world["left_in_bucket"] == [f"{PREFIX}-reports/keep.txt", "other-team/keep.txt"]
+        message = " ".join(world["delete_bucket"].output.split())
+        assert (f"Artifact bucket {BUCKET} kept: it holds objects outside the prefix {PREFIX}/ of the stack "
+                f"(the artifacts of the stack under {PREFIX}/ are deleted: 4 object versions in this run)") in message
+        assert "-e destroy_delete_all_artifacts=true" in message
         assert world["secrets_at_the_end"] == []
+
+    def test_destroy_delete_all_artifacts_empties_and_deletes_the_bucket(self, world):
+        assert _succeeded(world["delete_all"]).recap["changed"] > 0
+        assert BUCKET not in world["buckets_at_the_end"]
+        assert f"Artifact bucket {BUCKET} kept" not in world["delete_all"].output
 
 
 class _AwsCleaningUp:
