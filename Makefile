@@ -44,7 +44,7 @@ docs: venv
 	python scripts/role-docs.py
 
 test-aws: venv
-	pytest -p no:cacheprovider tests/tools tests/aws
+	pytest -p no:cacheprovider -n 2 --dist loadgroup tests/tools tests/aws
 
 test-host: setup
 	molecule test -s default

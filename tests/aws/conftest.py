@@ -266,6 +266,18 @@ def pytest_runtest_logreport(report):
         GROUP_TIMES[group.removeprefix("tests/aws/")] += report.duration
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist (make test-aws), a worker hands its wall times to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["aws_wall_times"] = dict(WALL_TIMES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    WALL_TIMES.update(getattr(node, "workeroutput", {}).get("aws_wall_times", {}))
+
+
 def pytest_terminal_summary(terminalreporter):
     if WALL_TIMES:
         terminalreporter.section("AWS layer wall times (moto)")

@@ -409,6 +409,7 @@ BAD_AGAINST_RUNNING = [
     ("db-subnet-cidrs-changed", {"aws_network_db_subnet_cidrs": ["10.42.1.0/24", "10.42.9.0/24"]}, "aws_network_db_subnet_cidrs"),
 ]
 # Calls that change nothing: the reads of a converged rerun (query APIs and S3's GET/HEAD).
+@pytest.mark.xdist_group("running-database")
 class TestInputsCheckedAgainstTheRunningDatabase:
     @pytest.fixture(scope="class")
     @classmethod

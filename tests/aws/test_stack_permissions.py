@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import DEBIAN_IMAGES, STACK, register_debian_image
 
+# With the stack groups of test_stack.py (same process, same recorder) under pytest-xdist.
+pytestmark = pytest.mark.xdist_group("lifecycle")
+
 POLICY = Path(__file__).resolve().parents[2] / "docs" / "iam-operator-policy.json"
 
 # S3 subresources (query keys) -> the IAM action name without its verb.
