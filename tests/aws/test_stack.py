@@ -579,6 +579,27 @@ class TestNoStack:
         assert [t for t in _changed_tasks(rerun.output) if t.startswith("aws_bucket")] == []
         assert "it is used as it is" not in rerun.output
 
+    def test_a_new_bucket_name_for_a_stack_that_has_a_bucket_is_refused(self, empty, playbook, aws, recorder):
+        """MLflow's runs point at their artifacts in the bucket they were logged to: renaming the
+        stack's bucket in the inventory would lose them, so the run stops before creating one."""
+        s3 = aws("s3")
+        first = f"{STACK}-first-artifacts"
+        s3.create_bucket(Bucket=first)
+        s3.put_bucket_tagging(Bucket=first, Tagging={"TagSet": [{"Key": "Project", "Value": STACK}]})
+        renamed = f"{STACK}-renamed-artifacts"
+        recorder.start()
+        try:
+            run = playbook("provision.yml", {"stack_artifact_bucket": renamed})
+        finally:
+            calls = recorder.stop()
+        assert run.returncode != 0
+        message = " ".join(run.output.split())
+        assert f"stack_artifact_bucket={renamed} does not exist, but this stack already keeps its artifacts in" in message
+        assert first in message and "set stack_artifact_bucket back to it" in message
+        assert [w for w in writes(calls) if w.startswith("s3 ")] == []
+        assert renamed not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        s3.delete_bucket_tagging(Bucket=first)
+
     def test_handover_fails_clearly_when_the_stack_does_not_exist(self, empty, playbook, tmp_path):
         run, facts = _handover(playbook, tmp_path)
         assert run.returncode != 0
