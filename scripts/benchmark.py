@@ -7,7 +7,8 @@ Needs a converged local stack (`make demo`). Prints, with the machine's core cou
   3. the wall time of a no-op rerun of site.yml, its changed count and the number of tasks run;
   4. throughput and p50/p99 latency of a representative MLflow API call (runs/get), through
      nginx (HTTPS + basic auth) and directly on MLflow's 127.0.0.1 port, both measured from
-     inside the host by the same client, at concurrency 1 and 8, and their ratios.
+     inside the host by the same client, at concurrency 1 and 8, in alternating rounds, and
+     their ratios (throughput: the median of the rounds' ratios, with their range).
 All traffic stays on loopback or goes into the project's own container; every loop is bounded.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import pathlib
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -28,7 +30,8 @@ from mlflow_load import LoadLoop, create_run, latency_summary  # noqa: E402
 CREDENTIALS = ROOT / ".credentials" / "local"
 URL = "https://127.0.0.1:8443"
 SERVER = "mlflow-local-server"
-REQUESTS = 800  # per measurement (split over the client threads)
+REQUESTS = 400  # per measurement (split over the client threads)
+ROUNDS = 5  # measurements of each path at each level, alternating
 
 
 def password(user):
@@ -52,12 +55,15 @@ def playbook(*args):
 
 # Runs inside the host with MLflow's own venv (it has requests): the same client measures
 # MLflow directly and nginx, so the ratio is nginx + TLS + basic auth alone. Each of C client
-# threads has its own session; throughput counts every request over the wall time.
+# threads has its own session; throughput counts every request over the wall time. One
+# measurement of a few seconds moves by 5-10 % from one to the next on a busy 2-core machine,
+# so ROUNDS rounds alternate direct and nginx at each level, and the ratio is printed as the
+# median of the rounds' ratios with their range.
 INSIDE = r"""
 import json, sys, threading, time, warnings
 import requests
 warnings.simplefilter("ignore")
-user, pw, run_id, host, n, levels = sys.argv[1:7]
+user, pw, run_id, host, n, levels, rounds = sys.argv[1:8]
 def measure(url, auth, close, concurrency):
     lat, lock = [], threading.Lock()
     per = int(n) // concurrency
@@ -79,11 +85,12 @@ def measure(url, auth, close, concurrency):
     for t in threads: t.start()
     for t in threads: t.join()
     return {"lat": lat, "wall": time.monotonic() - t0}
-out = {}
-for c in [int(x) for x in levels.split(",")]:
-    # Interleaved: MLflow's caches warm for both, machine noise spread over both.
-    out[f"direct c={c}"] = measure("http://127.0.0.1:5000/api/2.0/mlflow/runs/get", None, True, c)
-    out[f"nginx c={c}"] = measure("https://127.0.0.1/api/2.0/mlflow/runs/get", (user, pw), False, c)
+out = []
+for _ in range(int(rounds)):
+    for c in [int(x) for x in levels.split(",")]:
+        # Interleaved: MLflow's caches warm for both, machine noise spread over both.
+        out.append({"level": c, "direct": measure("http://127.0.0.1:5000/api/2.0/mlflow/runs/get", None, True, c),
+                    "nginx": measure("https://127.0.0.1/api/2.0/mlflow/runs/get", (user, pw), False, c)})
 print(json.dumps(out))
 """
 LEVELS = (1, 8)
@@ -123,21 +130,28 @@ def main():
     wall, changed, tasks = playbook("site.yml")
     print(f"site.yml rerun wall time  {wall:8.1f} s (changed={changed}, {tasks} tasks run)")
 
-    print(f"== GET runs/get, {REQUESTS} requests per measurement, from inside the host")
+    print(f"== GET runs/get, {ROUNDS} rounds of {REQUESTS} requests per path and level, from inside the host")
     inside = subprocess.run(["docker", "exec", "-i", SERVER, "/opt/mlflow/venv/bin/python", "-", user, auth[1],
-                             run_id, "127.0.0.1", str(REQUESTS), ",".join(map(str, LEVELS))],
+                             run_id, "127.0.0.1", str(REQUESTS), ",".join(map(str, LEVELS)), str(ROUNDS)],
                             input=INSIDE, capture_output=True, text=True, timeout=900)
     if inside.returncode != 0:
         sys.exit(f"in-host measurement failed: {inside.stderr[-2000:]}")
-    rows = {name: latency_summary(f["lat"], f["wall"]) for name, f in json.loads(inside.stdout).items()}
-    for name, r in rows.items():
-        label = ("MLflow direct, 127.0.0.1:5000 (new conn)" if name.startswith("direct")
-                 else "nginx HTTPS + basic auth (keep-alive)") + f", {name.split()[-1]}"
-        print(f"{label:52s} {r['throughput']:7.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
+    rounds = json.loads(inside.stdout)
     for c in LEVELS:
-        d, n = rows[f"direct c={c}"], rows[f"nginx c={c}"]
-        print(f"nginx/direct at c={c}: throughput {n['throughput'] / d['throughput']:.2f}x, "
-              f"p50 {n['p50_ms'] / d['p50_ms']:.2f}x, p99 {n['p99_ms'] / d['p99_ms']:.2f}x")
+        mine = [r for r in rounds if r["level"] == c]
+        pooled = {}
+        for path in ("direct", "nginx"):
+            # Every request of every round: latencies pooled, throughput over the summed walls.
+            pooled[path] = latency_summary([x for r in mine for x in r[path]["lat"]], sum(r[path]["wall"] for r in mine))
+            label = ("MLflow direct, 127.0.0.1:5000 (new conn)" if path == "direct"
+                     else "nginx HTTPS + basic auth (keep-alive)") + f", c={c}"
+            p = pooled[path]
+            print(f"{label:52s} {p['throughput']:7.1f} req/s  p50 {p['p50_ms']:6.2f} ms  p99 {p['p99_ms']:6.2f} ms")
+        ratios = sorted((len(r["nginx"]["lat"]) / r["nginx"]["wall"]) / (len(r["direct"]["lat"]) / r["direct"]["wall"])
+                        for r in mine)
+        d, n = pooled["direct"], pooled["nginx"]
+        print(f"nginx/direct at c={c}: throughput {statistics.median(ratios):.2f}x (median of {len(ratios)} rounds, "
+              f"{ratios[0]:.2f}-{ratios[-1]:.2f}), p50 {n['p50_ms'] / d['p50_ms']:.2f}x, p99 {n['p99_ms'] / d['p99_ms']:.2f}x")
     return 1 if failed else 0
 
 
