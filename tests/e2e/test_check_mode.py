@@ -1,7 +1,8 @@
 """Ops check drift with `--check --diff` before they apply anything (issue #13 item 7): on a
-converged stack it reports nothing to change and fails nothing; on a drifted stack (a
-hand-edited nginx site, an extra ufw rule) it reports the drift and leaves it as it is; a plain
-run then repairs it."""
+drifted stack (a hand-edited nginx site, an extra ufw rule) it reports exactly the drift, with
+the diff, changes and fails nothing, and reports nothing else to change (the converged rest of
+the stack: every other task of every host unchanged); a plain run then repairs it. One
+`--check` run proves both: a spurious change anywhere shows up in the set of changed tasks."""
 import re
 
 from conftest import SERVER, ansible_playbook, docker_exec
@@ -16,11 +17,22 @@ def recap(output):
     return {host: {"changed": int(c), "unreachable": int(u), "failed": int(f)} for host, _, c, u, f in rows}
 
 
-def test_check_mode_on_a_converged_stack_reports_no_change():
-    run = ansible_playbook("site.yml", "--check", "--diff")
-    assert run.returncode == 0, run.stdout[-4000:]
-    for host, counts in recap(run.stdout).items():
-        assert counts == {"changed": 0, "unreachable": 0, "failed": 0}, (host, counts, run.stdout[-4000:])
+def changed_tasks(output):
+    """{(task or handler name, host)} of every result reported as changed."""
+    found = set()
+    for chunk in re.split(r"\n(?=(?:TASK|RUNNING HANDLER) \[)", output):
+        header = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*?)\]", chunk)
+        if header:
+            found.update((header.group(1), host) for host in re.findall(r"^changed: \[([^\]]+)\]", chunk, re.M))
+    return found
+
+
+# What the drift below must make --check report, and nothing else.
+DRIFT_CHANGES = {
+    ("firewall : Bring ufw to the wanted rules, default policies, logging level and state", SERVER),
+    ("nginx : Render the MLflow site", SERVER),
+    ("nginx : Reload the nginx service", SERVER),
+}
 
 
 def test_check_mode_reports_drift_without_fixing_it_and_a_run_repairs_it():
@@ -30,7 +42,10 @@ def test_check_mode_reports_drift_without_fixing_it_and_a_run_repairs_it():
     try:
         check = ansible_playbook("site.yml", "--check", "--diff")
         assert check.returncode == 0, check.stdout[-4000:]
-        assert recap(check.stdout)["mlflow-local-server"]["changed"] >= 2
+        assert changed_tasks(check.stdout) == DRIFT_CHANGES, check.stdout[-4000:]
+        for host, counts in recap(check.stdout).items():
+            assert counts == {"changed": len([t for t in DRIFT_CHANGES if t[1] == host]), "unreachable": 0, "failed": 0}, (
+                host, counts, check.stdout[-4000:])
         # The diff shows the site's drift, and the stray rule is named for deletion.
         assert re.search(r"^-\s*client_max_body_size 1m;", check.stdout, re.M), check.stdout[-4000:]
         assert "198.51.100.7" in check.stdout
