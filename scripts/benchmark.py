@@ -124,7 +124,7 @@ def main():
     loop.stop()
     failed = sum(loop.failures().values())
     print(f"rotation wall time        {wall:8.1f} s")
-    print(f"requests during rotation  {loop.sent:8d} sent, {failed} failed {dict(loop.failures()) or ''}")
+    print(f"requests during rotation  {loop.sent:8d} sent, {failed} failed" + (f" {dict(loop.failures())}" if failed else ""))
 
     print("== no-op rerun of site.yml (SSH, pipelining, ControlPersist)")
     wall, changed, tasks = playbook("site.yml")
