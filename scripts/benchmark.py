@@ -147,8 +147,8 @@ def main():
                      else "nginx HTTPS + basic auth (keep-alive)") + f", c={c}"
             p = pooled[path]
             print(f"{label:52s} {p['throughput']:7.1f} req/s  p50 {p['p50_ms']:6.2f} ms  p99 {p['p99_ms']:6.2f} ms")
-        ratios = sorted((len(r["nginx"]["lat"]) / r["nginx"]["wall"]) / (len(r["direct"]["lat"]) / r["direct"]["wall"])
-                        for r in mine)
+        ratios = sorted(latency_summary(r["nginx"]["lat"], r["nginx"]["wall"])["throughput"]
+                        / latency_summary(r["direct"]["lat"], r["direct"]["wall"])["throughput"] for r in mine)
         d, n = pooled["direct"], pooled["nginx"]
         print(f"nginx/direct at c={c}: throughput {statistics.median(ratios):.2f}x (median of {len(ratios)} rounds, "
               f"{ratios[0]:.2f}-{ratios[-1]:.2f}), p50 {n['p50_ms'] / d['p50_ms']:.2f}x, p99 {n['p99_ms'] / d['p99_ms']:.2f}x")

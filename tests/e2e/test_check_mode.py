@@ -18,12 +18,13 @@ def recap(output):
 
 
 def changed_tasks(output):
-    """{(task or handler name, host)} of every result reported as changed."""
+    """{(task or handler name, host)} of every result reported as changed; a task delegated
+    elsewhere ("changed: [host -> localhost]") counts for the host it ran for."""
     found = set()
     for chunk in re.split(r"\n(?=(?:TASK|RUNNING HANDLER) \[)", output):
         header = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*?)\]", chunk)
         if header:
-            found.update((header.group(1), host) for host in re.findall(r"^changed: \[([^\]]+)\]", chunk, re.M))
+            found.update((header.group(1), host) for host in re.findall(r"^changed: \[([^\]\s]+)", chunk, re.M))
     return found
 
 

@@ -3,10 +3,8 @@
 (stack_secrets_store=ssm imports the files), then site.yml runs from a controller directory
 that holds nothing: the server changes nothing, the same passwords come back, and a client
 with the env file written before the move still gets in."""
-import re
-
-from conftest import CREDENTIALS, ansible_playbook, parse_env_file
-from test_check_mode import recap
+from conftest import CREDENTIALS, SERVER, ansible_playbook, parse_env_file
+from test_check_mode import changed_tasks, recap
 from test_client import run_client
 
 SSM = ("-e", "stack_secrets_store=ssm")
@@ -26,7 +24,7 @@ def test_a_fresh_clone_gets_the_same_secrets_from_the_parameter_store_and_change
     assert recap(run.stdout)["mlflow-local-server"]["failed"] == 0, run.stdout[-4000:]
     # Nothing changed on the server: the only changes of its play are the clone's own client
     # files, which client_env writes on the controller (the fetched CA, the env files).
-    changed = set(re.findall(r"^TASK \[(.*?)\][^\n]*\n(?:(?!TASK \[).*\n)*?changed: \[mlflow-local-server[\] ]", run.stdout, re.M))
+    changed = {task for task, host in changed_tasks(run.stdout) if host == SERVER}
     assert changed <= {
         "client_env : Create the client directories on the controller",
         "client_env : Fetch the server certificate clients must trust",
