@@ -63,13 +63,11 @@ test-live: venv
 	  pytest -p no:cacheprovider -v -s -rs tests/live; \
 	fi
 
-# The README's test command; .ci/run calls exactly this. The AWS tests and the quick molecule
-# scenario run side by side: one AWS test process spends most of its time alone on the stack
-# lifecycle group (one core), and the scenario needs only its own containers and ports. Each
-# prints its whole output when it ends (--output-sync=target), so the two never interleave.
+# The README's test command; .ci/run calls exactly this.
 test: setup
 	$(MAKE) lint
-	$(MAKE) -j2 --output-sync=target test-aws test-host
+	$(MAKE) test-aws
+	$(MAKE) test-host
 	$(MAKE) test-e2e
 
 demo:
