@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import re
 import shutil
 import subprocess
 
 import pytest
 import yaml
-from conftest import DATABASE, DEBIAN_IMAGES, WALL_TIMES, register_debian_image, stack_leftovers, writes
+from conftest import BUCKET, DATABASE, DEBIAN_IMAGES, SERVER, WALL_TIMES, register_debian_image, stack_leftovers, writes
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -92,6 +93,9 @@ BAD_INPUTS = [
     ("bucket-missing", {"stack_artifact_bucket": ""}, "stack_artifact_bucket", []),
     ("bucket-invalid", {"stack_artifact_bucket": "Bad_Bucket"}, "stack_artifact_bucket", []),
     ("bucket-ip-shaped", {"stack_artifact_bucket": "192.168.1.10"}, "stack_artifact_bucket", []),
+    # IAM reads * and ? in the policy's resource as wildcards: mlflow* would grant mlflow-other/.
+    ("prefix-iam-wildcard", {"stack_artifact_prefix": "mlflow*"}, "stack_artifact_prefix", []),
+    ("prefix-leading-slash", {"stack_artifact_prefix": "/mlflow"}, "stack_artifact_prefix", []),
     ("region-invalid", {"stack_region": "moon-base-one"}, "stack_region", []),
     ("admin-cidr-invalid", {"stack_admin_cidrs": ["10.0.0.300/32"]}, "stack_admin_cidrs", []),
     ("admin-cidr-host-bits", {"stack_admin_cidrs": ["10.0.0.1/8"]}, "stack_admin_cidrs", []),
@@ -397,16 +401,20 @@ def test_destroy_refuses_without_confirmation(empty_emulator, playbook):
 # ---- inputs that are wrong only against the running database (issue #11) ----
 
 RUNNING_VERSION = "17.6"
-# (case id, extra vars, variable the error message must name)
+# (case id, extra vars, variable the error message must name, the role that refuses it)
 BAD_AGAINST_RUNNING = [
     # An exact pin AWS's automatic minor upgrade has overtaken: RDS cannot downgrade.
-    ("engine-version-lower-than-running", {"aws_database_engine_version": "17.2"}, "aws_database_engine_version"),
-    ("engine-major-lower-than-running", {"aws_database_engine_version": "16"}, "aws_database_engine_version"),
-    ("major-upgrade-without-the-flag", {"aws_database_engine_version": "18"}, "aws_database_allow_major_upgrade"),
+    ("engine-version-lower-than-running", {"aws_database_engine_version": "17.2"}, "aws_database_engine_version", "aws_database"),
+    ("engine-major-lower-than-running", {"aws_database_engine_version": "16"}, "aws_database_engine_version", "aws_database"),
+    ("major-upgrade-without-the-flag", {"aws_database_engine_version": "18"}, "aws_database_allow_major_upgrade", "aws_database"),
     # AWS cannot change a VPC's or a subnet's CIDR: refused by the network role (issue #17 item 8).
     ("vpc-cidr-changed", {"aws_network_vpc_cidr": "10.77.0.0/16", "aws_network_public_subnet_cidr": "10.77.0.0/24",
-                          "aws_network_db_subnet_cidrs": ["10.77.1.0/24", "10.77.2.0/24"]}, "aws_network_vpc_cidr"),
-    ("db-subnet-cidrs-changed", {"aws_network_db_subnet_cidrs": ["10.42.1.0/24", "10.42.9.0/24"]}, "aws_network_db_subnet_cidrs"),
+                          "aws_network_db_subnet_cidrs": ["10.77.1.0/24", "10.77.2.0/24"]}, "aws_network_vpc_cidr", "aws_network"),
+    ("db-subnet-cidrs-changed", {"aws_network_db_subnet_cidrs": ["10.42.1.0/24", "10.42.9.0/24"]}, "aws_network_db_subnet_cidrs",
+     "aws_network"),
+    # MLflow's runs point at their artifacts where they were logged, and the server's role grants
+    # one location: refused by the IAM role, which is tagged with it.
+    ("artifact-prefix-changed", {"stack_artifact_prefix": "mlflow-moved"}, "stack_artifact_prefix", "aws_iam"),
 ]
 # Calls that change nothing: the reads of a converged rerun (query APIs and S3's GET/HEAD).
 @pytest.mark.xdist_group("running-database")
@@ -424,8 +432,8 @@ class TestInputsCheckedAgainstTheRunningDatabase:
         yield
         reset_moto()
 
-    @pytest.mark.parametrize(("extra_vars", "variable"), [pytest.param(v, n, id=i) for i, v, n in BAD_AGAINST_RUNNING])
-    def test_refused_before_any_change(self, running_database, playbook, aws, recorder, extra_vars, variable):
+    @pytest.mark.parametrize(("extra_vars", "variable", "owner"), [pytest.param(v, n, o, id=i) for i, v, n, o in BAD_AGAINST_RUNNING])
+    def test_refused_before_any_change(self, running_database, playbook, aws, recorder, extra_vars, variable, owner):
         recorder.start()
         try:
             # The whole site.yml on the converged stack, as an operator would run it.
@@ -440,12 +448,35 @@ class TestInputsCheckedAgainstTheRunningDatabase:
         failure = run.output[start:]
         assert re.search(rf"\b{variable}\b", failure), failure[:3000]
         # Refused by the role that owns the resource, at its start (docs/design.md).
-        owner = "aws_network" if variable.startswith("aws_network") else "aws_database"
         assert re.findall(r"^TASK \[(.*?)\]", run.output[:start], re.M)[-1].startswith(f"{owner} : Refuse")
         written = writes(calls)
         assert written == [], written
         db = aws("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"][0]
         assert db["EngineVersion"] == RUNNING_VERSION
+
+    def test_a_role_from_before_the_location_tag_gets_it_and_then_guards_the_location(self, running_database, playbook,
+                                                                                    aws):
+        """A stack provisioned before the IAM role carried ArtifactLocation: the next run tags it
+        (nothing to compare yet), and from then on the location is guarded."""
+        iam = aws("iam")
+        iam.untag_role(RoleName=SERVER, TagKeys=["ArtifactLocation"])
+        run = playbook("provision.yml", DEBIAN_IMAGES)
+        assert run.returncode == 0, run.output[-3000:]
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=SERVER)["Tags"]}
+        assert tags["ArtifactLocation"] == f"{BUCKET}/mlflow"
+        # Another bucket that exists (another team's): the bucket role uses it as it is, so only
+        # the IAM role's tag can tell that the stack's runs are elsewhere.
+        aws("s3").create_bucket(Bucket="mlflow-local-other")
+        try:
+            moved = playbook("provision.yml", {**DEBIAN_IMAGES, "stack_artifact_bucket": "mlflow-local-other"})
+        finally:
+            aws("s3").delete_bucket(Bucket="mlflow-local-other")
+        assert moved.returncode != 0 and moved.recap["changed"] == 0, moved.output[-3000:]
+        assert (f"The stack's artifacts are at s3://{BUCKET}/mlflow/ (tag ArtifactLocation of IAM role {SERVER}), and "
+                "stack_artifact_bucket/stack_artifact_prefix now say s3://mlflow-local-other/mlflow/") in " ".join(moved.output.split())
+        policy = iam.get_role_policy(RoleName=SERVER, PolicyName=f"{SERVER}-artifacts")["PolicyDocument"]
+        policy = json.loads(policy) if isinstance(policy, str) else policy
+        assert policy["Statement"][0]["Resource"] == f"arn:aws:s3:::{BUCKET}"
 
     def test_destroy_without_confirmation_deletes_nothing_whatever_the_tags(self, running_database, playbook, aws,
                                                                             recorder):

@@ -656,8 +656,10 @@ def _stack_tags(aws) -> dict[str, dict[str, str]]:
             rds.list_tags_for_resource(ResourceName=group["DBSubnetGroupArn"])["TagList"]
         )
     role = plain(iam.list_role_tags(RoleName=SERVER)["Tags"])
-    # IAM names are global: the role also names the region it serves.
+    # IAM names are global: the role also names the region it serves, and the one artifact
+    # location it grants (a change of it is refused: tests/aws/test_bad_input.py).
     assert role.pop("StackRegion") == REGION
+    assert role.pop("ArtifactLocation") == f"{BUCKET}/{PREFIX}"
     tags[f"role {SERVER}"] = role
     tags[f"bucket {BUCKET}"] = plain(s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"])
     return tags
