@@ -23,6 +23,7 @@ INVENTORY = REPO / "inventories" / "local"
 REGION = "us-east-1"
 STACK = "mlflow-local"  # stack_name of inventories/local
 BUCKET = "mlflow-local-artifacts"
+PREFIX = "mlflow"  # stack_artifact_prefix of inventories/local
 SERVER = f"{STACK}-server"
 DATABASE = f"{STACK}-db"
 

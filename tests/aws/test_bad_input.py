@@ -21,7 +21,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import BUCKET, DATABASE, DEBIAN_IMAGES, SERVER, WALL_TIMES, register_debian_image, stack_leftovers, writes
+from conftest import BUCKET, DATABASE, DEBIAN_IMAGES, PREFIX, SERVER, WALL_TIMES, register_debian_image, stack_leftovers, writes
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -463,7 +463,7 @@ class TestInputsCheckedAgainstTheRunningDatabase:
         run = playbook("provision.yml", DEBIAN_IMAGES)
         assert run.returncode == 0, run.output[-3000:]
         tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=SERVER)["Tags"]}
-        assert tags["ArtifactLocation"] == f"{BUCKET}/mlflow"
+        assert tags["ArtifactLocation"] == f"{BUCKET}/{PREFIX}"
         # Another bucket that exists (another team's): the bucket role uses it as it is, so only
         # the IAM role's tag can tell that the stack's runs are elsewhere.
         aws("s3").create_bucket(Bucket="mlflow-local-other")
@@ -472,8 +472,8 @@ class TestInputsCheckedAgainstTheRunningDatabase:
         finally:
             aws("s3").delete_bucket(Bucket="mlflow-local-other")
         assert moved.returncode != 0 and moved.recap["changed"] == 0, moved.output[-3000:]
-        assert (f"The stack's artifacts are at s3://{BUCKET}/mlflow/ (tag ArtifactLocation of IAM role {SERVER}), and "
-                "stack_artifact_bucket/stack_artifact_prefix now say s3://mlflow-local-other/mlflow/") in " ".join(moved.output.split())
+        assert (f"The stack's artifacts are at s3://{BUCKET}/{PREFIX}/ (tag ArtifactLocation of IAM role {SERVER}), and "
+                f"stack_artifact_bucket/stack_artifact_prefix now say s3://mlflow-local-other/{PREFIX}/") in " ".join(moved.output.split())
         policy = iam.get_role_policy(RoleName=SERVER, PolicyName=f"{SERVER}-artifacts")["PolicyDocument"]
         policy = json.loads(policy) if isinstance(policy, str) else policy
         assert policy["Statement"][0]["Resource"] == f"arn:aws:s3:::{BUCKET}"

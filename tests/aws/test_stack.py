@@ -26,6 +26,7 @@ from conftest import (
     REGION,
     DATABASE,
     DEBIAN_IMAGES,
+    PREFIX,
     SECRETS_PATH,
     SERVER,
     STACK,
@@ -37,7 +38,6 @@ from conftest import (
     writes,
 )
 
-PREFIX = "mlflow"  # stack_artifact_prefix of inventories/local
 ADMIN_CIDR = "172.30.77.1/32"  # stack_admin_cidrs of inventories/local (the Docker gateway)
 WEB_CIDR = "172.30.77.0/24"  # stack_web_cidrs of inventories/local (the local Docker network)
 
