@@ -46,11 +46,14 @@ docs: venv
 test-aws: venv
 	pytest -p no:cacheprovider -n 2 --dist loadgroup tests/tools tests/aws
 
+# On failure, the scenario's failed tests are printed again at the end (scripts/test-failures.sh).
 test-host: setup
-	molecule test -s default
+	rm -f .cache/test-reports/default.txt
+	molecule test -s default || { bash scripts/test-failures.sh default; exit 1; }
 
 test-e2e: setup
-	molecule test -s e2e
+	rm -f .cache/test-reports/e2e.txt
+	molecule test -s e2e || { bash scripts/test-failures.sh e2e; exit 1; }
 
 # Opt-in, never part of `make test`: creates real AWS resources (README, "Live test"). Without
 # the variables it says so and succeeds; tests/live skips itself too when run directly.
