@@ -12,6 +12,6 @@ fi
 echo "== molecule scenario $1: the failures in its test report ($report; whole report above)"
 # Each failure's header, the assertion lines and where they were raised, from pytest's
 # FAILURES/ERRORS sections, then the one-line summary of each failed test.
-sed -n '/^=* \(FAILURES\|ERRORS\) =*$/,/^=* short test summary info =*$/p' "$report" \
-  | grep -E '^(_{3,} .* _{3,}|E  |[^ ].*:[0-9]+: [A-Za-z]*(Error|Exception|Failed))' | tail -n 40
+awk '/^=+ [A-Za-z0-9 ]+ =+$/ { keep = / (FAILURES|ERRORS) / ; next } keep' "$report" \
+  | grep -E '^(_{3,} .* _{3,}|E  |[^ ].*:[0-9]+: (in |[A-Za-z]*(Error|Exception|Failed)))' | tail -n 40
 grep -E '^(FAILED|ERROR) |^=+ .*(passed|failed|error).* in [0-9.]+s' "$report"
