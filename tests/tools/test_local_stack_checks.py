@@ -15,9 +15,11 @@ SCRIPT = ROOT / "scripts" / "local-stack.sh"
 
 
 def containers():
+    """The local stack's containers (make test runs the molecule scenario's own beside these tests)."""
     if not shutil.which("docker"):
         return set()
-    out = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True)
+    out = subprocess.run(["docker", "ps", "-a", "--filter", "name=^mlflow-local-", "--format", "{{.Names}}"],
+                         capture_output=True, text=True)
     return set(out.stdout.split())
 
 
