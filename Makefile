@@ -66,24 +66,10 @@ test-live: venv
 	  pytest -p no:cacheprovider -v -s -rs tests/live; \
 	fi
 
-# The README's test command; .ci/run calls exactly this. lint and the AWS layer use no Docker:
-# they run in the foreground while the host scenario runs beside them, its output kept in
-# .cache/test-reports/test-host.log and printed once both are done; a failed part is named in the
-# last lines. e2e runs alone, last: its tests measure time and memory.
+# The README's test command; .ci/run calls exactly this. The molecule scenarios run in the
+# foreground while lint and the AWS layer run beside them at nice 19 (scripts/test-all.sh).
 test: setup
-	@mkdir -p .cache/test-reports && rm -f .cache/test-reports/aws.log
-	@trap 'kill 0' INT TERM; \
-	$(MAKE) --no-print-directory test-host > .cache/test-reports/test-host.log 2>&1 & host=$$!; \
-	layer=0; { $(MAKE) lint && $(MAKE) test-aws 2>&1 | tee .cache/test-reports/aws.log; } || layer=$$?; \
-	scenario=0; wait $$host || scenario=$$?; \
-	echo "== make test-host (ran beside lint and test-aws; .cache/test-reports/test-host.log)"; \
-	cat .cache/test-reports/test-host.log; \
-	if [ $$layer -ne 0 ]; then \
-	  echo "== make test: lint or test-aws failed (their output is above test-host's)"; \
-	  grep -E '^(FAILED|ERROR) |^=+ .*(passed|failed|error).* in [0-9.]+s' .cache/test-reports/aws.log 2>/dev/null || true; \
-	fi; \
-	[ $$layer -eq 0 ] && [ $$scenario -eq 0 ]
-	$(MAKE) test-e2e
+	MAKE='$(MAKE)' bash scripts/test-all.sh
 
 demo:
 	bash scripts/demo.sh

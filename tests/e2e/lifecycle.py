@@ -87,7 +87,8 @@ class ProcessSampler(threading.Thread):
             # While the instance is being replaced there is no server to read: not a read.
             # The loop ends by itself after the longest run's timeout should stop() not reach it.
             self.proc = subprocess.Popen(["docker", "exec", SERVER, "timeout", "2700", "sh", "-c", self.LOOP, self.tag],
-                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                         errors="replace")  # a byte that is not UTF-8 must not end the sampling
             sample = []
             for line in self.proc.stdout:
                 if line.rstrip("\n") != self.END:
