@@ -67,7 +67,8 @@ test-live: venv
 	fi
 
 # The README's test command; .ci/run calls exactly this. The molecule scenarios run in the
-# foreground while lint and the AWS layer run beside them at nice 19 (scripts/test-all.sh).
+# foreground while lint and the AWS layer run beside them at the lowest CPU priority (a CPU
+# cgroup of the lowest weight, nice 19 without root: scripts/test-all.sh).
 test: setup
 	MAKE='$(MAKE)' bash scripts/test-all.sh
 
