@@ -1,13 +1,15 @@
 """Ops check drift with `--check --diff` before they apply anything (issue #13 item 7): on a
-drifted stack (a hand-edited nginx site, an extra ufw rule) it reports exactly the drift, with
-the diff, changes and fails nothing, and reports nothing else to change (the converged rest of
-the stack: every other task of every host unchanged); a plain run then repairs it. One
-`--check` run proves both: a spurious change anywhere shows up in the set of changed tasks."""
+drifted stack (a hand-edited nginx site, the site's link replaced by an edited file, an extra
+ufw rule) it reports exactly the drift, with the diff, changes and fails nothing, and reports
+nothing else to change (the converged rest of the stack: every other task of every host
+unchanged); a plain run then repairs it. One `--check` run proves both: a spurious change
+anywhere shows up in the set of changed tasks."""
 import re
 
 from conftest import SERVER, ansible_playbook, docker_exec
 
 SITE = "/etc/nginx/sites-available/mlflow.conf"
+ENABLED = "/etc/nginx/sites-enabled/mlflow.conf"
 STRAY_RULE = ["ufw", "allow", "from", "198.51.100.7", "to", "any", "port", "8080", "proto", "tcp"]
 
 
@@ -32,6 +34,7 @@ def changed_tasks(output):
 DRIFT_CHANGES = {
     ("firewall : Bring ufw to the wanted rules, default policies, logging level and state", SERVER),
     ("nginx : Render the MLflow site", SERVER),
+    ("nginx : Enable the MLflow site", SERVER),
     ("nginx : Reload the nginx service", SERVER),
 }
 
@@ -39,6 +42,8 @@ DRIFT_CHANGES = {
 def test_check_mode_reports_drift_without_fixing_it_and_a_run_repairs_it():
     before = docker_exec(SERVER, "cat", SITE).stdout
     docker_exec(SERVER, "sh", "-c", f"sed -i 's/client_max_body_size .*;/client_max_body_size 1m;/' {SITE}")
+    # An edit through the enabled path: `sed -i` writes a regular file in place of the link.
+    docker_exec(SERVER, "sed", "-i", "s/client_body_timeout .*;/client_body_timeout 5s;/", ENABLED)
     docker_exec(SERVER, *STRAY_RULE)
     try:
         check = ansible_playbook("site.yml", "--check", "--diff")
@@ -52,9 +57,11 @@ def test_check_mode_reports_drift_without_fixing_it_and_a_run_repairs_it():
         assert "198.51.100.7" in check.stdout
         # Nothing was fixed.
         assert "client_max_body_size 1m;" in docker_exec(SERVER, "cat", SITE).stdout
+        assert docker_exec(SERVER, "test", "-L", ENABLED, check=False).returncode == 1
         assert "198.51.100.7" in docker_exec(SERVER, "ufw", "status").stdout
     finally:
         repair = ansible_playbook("site.yml", "--tags", "firewall,nginx")
     assert repair.returncode == 0, repair.stdout[-4000:]
     assert docker_exec(SERVER, "cat", SITE).stdout == before
+    assert docker_exec(SERVER, "readlink", ENABLED).stdout.strip() == SITE
     assert "198.51.100.7" not in docker_exec(SERVER, "ufw", "status").stdout
