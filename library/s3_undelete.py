@@ -7,8 +7,10 @@ module: s3_undelete
 short_description: Undelete the objects under a prefix of a versioned S3 bucket
 description:
   - In a versioned bucket a delete only adds a delete marker on top of the object's versions.
-    This removes the delete markers that are the latest version of their key under a prefix,
-    so the previous version is the object again. Nothing else is touched.
+    For every key under a prefix whose newest version is a delete marker and which still has an
+    object version beneath, this removes the delete markers above its newest object version (a
+    key deleted twice has two), so that version is the object again. Keys whose object versions
+    are all gone (expired by a lifecycle rule) keep their markers; nothing else is touched.
 options:
   bucket:
     description: Name of the versioned bucket.
@@ -43,6 +45,16 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
+def deleted_keys(client, bucket, prefix):
+    """{key: version id of its newest delete marker} of the keys under prefix whose newest version
+    is a delete marker with an object version beneath it (there is something to bring back)."""
+    markers, stored = {}, set()
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        markers.update((m["Key"], m["VersionId"]) for m in page.get("DeleteMarkers", []) if m.get("IsLatest"))
+        stored.update(v["Key"] for v in page.get("Versions", []))
+    return {key: version for key, version in markers.items() if key in stored}
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(bucket=dict(type="str", required=True), prefix=dict(type="str", required=True)),
@@ -53,15 +65,18 @@ def main():
     try:
         if client.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
             module.fail_json(msg=f"Bucket {bucket} is not versioned: its deleted objects cannot come back.")
-        markers = []
-        for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-            markers += [m for m in page.get("DeleteMarkers", []) if m.get("IsLatest")]
-        if not module.check_mode:
-            for marker in markers:
-                client.delete_object(Bucket=bucket, Key=marker["Key"], VersionId=marker["VersionId"])
+        found = deleted_keys(client, bucket, prefix)
+        undeleted = set(found)
+        # One marker per key and pass: a key deleted twice shows its next marker in the next
+        # listing (their times are not precise enough to order them in one).
+        while found and not module.check_mode:
+            for key, version in found.items():
+                client.delete_object(Bucket=bucket, Key=key, VersionId=version)
+            found = deleted_keys(client, bucket, prefix)
+            undeleted.update(found)
     except Exception as error:  # botocore's ClientError / BotoCoreError
         module.fail_json_aws(error, msg=f"Could not undelete s3://{bucket}/{prefix}")
-    module.exit_json(changed=bool(markers), undeleted=sorted(m["Key"] for m in markers))
+    module.exit_json(changed=bool(undeleted), undeleted=sorted(undeleted))
 
 
 if __name__ == "__main__":
