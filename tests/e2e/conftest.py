@@ -37,10 +37,10 @@ def client_env():
     return parse_env_file(CREDENTIALS / "mlflow-client.env")
 
 
-def docker_exec(container, *argv, input_text=None, check=True):
+def docker_exec(container, *argv, input_text=None, check=True, timeout=120):
     return subprocess.run(
         ["docker", "exec", "-i", container, *argv],
-        input=input_text, capture_output=True, text=True, check=check, timeout=120,
+        input=input_text, capture_output=True, text=True, check=check, timeout=timeout,
     )
 
 

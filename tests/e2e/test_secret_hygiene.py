@@ -105,7 +105,9 @@ def test_no_file_on_the_host_holds_a_secret_outside_its_home(verbose_runs):
     excluded = " ".join(f"--exclude={path.rsplit('/', 1)[1]}" for path in HOMES)
     command = (f"grep -rlF -f /dev/stdin --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev {excluded} / ; "
                "test $? -le 1")  # 0: found, 1: nothing found, 2: an error
-    result = docker_exec(SERVER, "sh", "-c", command, input_text="\n".join(patterns) + "\n", check=False)
+    # A guard against a hang, not a bound: the search reads every file of the host (two MLflow
+    # releases' venvs by now) and took 97 s on a fast run, over 120 s on a slow one.
+    result = docker_exec(SERVER, "sh", "-c", command, input_text="\n".join(patterns) + "\n", check=False, timeout=600)
     files = [f for f in result.stdout.split() if f not in HOMES]
     # The home files are named by base name in --exclude; make sure nothing else by the same
     # name was skipped silently.
