@@ -6,9 +6,11 @@ into the server and PostgreSQL containers (the "host" and the "RDS" of the stack
 """
 import os
 import pathlib
+import re
 import shlex
 import subprocess
 
+import boto3
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -35,6 +37,19 @@ def parse_env_file(path):
 @pytest.fixture(scope="session")
 def client_env():
     return parse_env_file(CREDENTIALS / "mlflow-client.env")
+
+
+def aws(service):
+    """A boto3 client of the emulated AWS the local stack runs on."""
+    return boto3.client(service, endpoint_url=AWS_ENDPOINT, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def recap(output):
+    """{host: {"ok", "changed", "unreachable", "failed"}} of a run's PLAY RECAP."""
+    rows = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
+    assert rows, output[-3000:]
+    return {host: {"ok": int(o), "changed": int(c), "unreachable": int(u), "failed": int(f)} for host, o, c, u, f in rows}
 
 
 def docker_exec(container, *argv, input_text=None, check=True, timeout=120):

@@ -8,11 +8,9 @@ import subprocess
 import threading
 import time
 
-import boto3
-
 import base64
 
-from conftest import AWS_ENDPOINT, CREDENTIALS, SERVER, ansible_playbook, docker_exec, psql
+from conftest import CREDENTIALS, SERVER, ansible_playbook, aws, docker_exec, psql
 
 # Two releases with schema migrations between them (3.17.0: trace analytics columns, job
 # tables), both installable from PyPI; 3.16.1 is older than the project's floor (3.17.0), so the
@@ -126,8 +124,7 @@ def sampled(*args):
 def replace_the_instance():
     """A new EC2 instance, as if the old one had been replaced: the next run launches it, moves
     the Elastic IP to it and boots its stand-in (new host keys) for a first install."""
-    ec2 = boto3.client("ec2", endpoint_url=AWS_ENDPOINT, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ec2 = aws("ec2")
     reservations = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["mlflow-local-server"]},
                                                    {"Name": "instance-state-name", "Values": ["running"]}])
     ids = [i["InstanceId"] for r in reservations["Reservations"] for i in r["Instances"]]

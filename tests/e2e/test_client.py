@@ -6,9 +6,7 @@ import subprocess
 import sys
 import uuid
 
-import boto3
-
-from conftest import AWS_ENDPOINT, BUCKET, CREDENTIALS, PREFIX, ROOT, parse_env_file, psql
+from conftest import BUCKET, CREDENTIALS, PREFIX, ROOT, aws, parse_env_file, psql
 
 
 def run_client(env_vars, experiment):
@@ -66,8 +64,7 @@ def test_client_logs_a_run_with_an_artifact_and_reads_it_back(client_env):
     run_id, experiment_id = result.stdout.split()[-2:]
 
     # The artifact went through MLflow's proxy into the bucket, under the prefix.
-    s3 = boto3.client("s3", endpoint_url=AWS_ENDPOINT, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = aws("s3")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/").get("Contents", [])]
     assert any(k.endswith(f"{run_id}/artifacts/model/model.txt") for k in keys), keys
 

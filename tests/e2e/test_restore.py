@@ -3,33 +3,18 @@ MLflow client, and the run changes nothing else; a database restore that is not 
 names a snapshot that does not exist, is refused before anything changes. (The database restore
 itself runs in the upgrade drill's automatic rollback: tests/e2e/test_upgrade.py.)"""
 import os
-import re
 import subprocess
 import sys
 import uuid
 
-import boto3
-
-from conftest import AWS_ENDPOINT, BUCKET, PREFIX, ansible_playbook
+from conftest import BUCKET, PREFIX, ansible_playbook, aws, recap
 from test_client import run_client
 
 STACK = "mlflow-local"
 
 
-def s3():
-    return boto3.client("s3", endpoint_url=AWS_ENDPOINT, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 def rds_instances():
-    rds = boto3.client("rds", endpoint_url=AWS_ENDPOINT, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    return sorted(d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"])
-
-
-def recap(output):
-    """{host: (ok, changed)} of the PLAY RECAP."""
-    return {host: (int(ok), int(count)) for host, ok, count in re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)", output, re.M)}
+    return sorted(d["DBInstanceIdentifier"] for d in aws("rds").describe_db_instances()["DBInstances"])
 
 
 def read_artifact(client_env, run_id, **env_extra):
@@ -50,11 +35,11 @@ def test_deleted_artifacts_come_back_and_nothing_else_changes(client_env):
     assert logged.returncode == 0, logged.stderr[-3000:]
     run_id, experiment_id = logged.stdout.split()[-2:]
     prefix = f"{PREFIX}/{experiment_id}/{run_id}/"
-    keys = [o["Key"] for o in s3().list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+    keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
     assert any(k.endswith("/artifacts/model/model.txt") for k in keys), keys
     for key in keys:
-        s3().delete_object(Bucket=BUCKET, Key=key)
-    assert s3().list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("KeyCount") == 0
+        aws("s3").delete_object(Bucket=BUCKET, Key=key)
+    assert aws("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("KeyCount") == 0
     # Gone for the client (one try: the client retries a failed download for minutes).
     assert read_artifact(client_env, run_id, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0") is None
 
@@ -65,8 +50,8 @@ def test_deleted_artifacts_come_back_and_nothing_else_changes(client_env):
     # The undelete is the run's only change, and nothing ran on any host of the stack: it is not
     # converged for an undelete.
     hosts = recap(run.stdout)
-    assert hosts.pop("localhost")[1] == 1 and all(ok == 0 for ok, _ in hosts.values()), run.stdout[-3000:]
-    assert sorted(o["Key"] for o in s3().list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]) == sorted(keys)
+    assert hosts.pop("localhost")["changed"] == 1 and all(counts["ok"] == 0 for counts in hosts.values()), run.stdout[-3000:]
+    assert sorted(o["Key"] for o in aws("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]) == sorted(keys)
 
     # The client reads the run's artifact back through MLflow, as tests/e2e/mlflow_roundtrip.py wrote it.
     assert read_artifact(client_env, run_id) == f"weights of {experiment}\n"
@@ -81,5 +66,5 @@ def test_a_database_restore_unconfirmed_or_from_a_missing_snapshot_is_refused_be
     assert missing.returncode != 0
     assert "restore_snapshot=no-such-snapshot: no such snapshot in us-east-1" in " ".join(missing.stdout.split()), missing.stdout[-3000:]
     for run in (unconfirmed, missing):
-        assert all(count == 0 for _, count in recap(run.stdout).values()), run.stdout[-3000:]
+        assert all(counts["changed"] == 0 for counts in recap(run.stdout).values()), run.stdout[-3000:]
     assert rds_instances() == before

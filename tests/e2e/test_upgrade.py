@@ -6,15 +6,12 @@ real upgrade then migrates, switches the instances one at a time and keeps every
 The runs are the shared lifecycle (tests/e2e/lifecycle.py, conftest.py's fixture)."""
 import re
 
-import boto3
-
-from conftest import AWS_ENDPOINT
+from conftest import aws
 from lifecycle import NEW_HEAD, NEW_MLFLOW, OLD_HEAD, OLD_MLFLOW, write_pause_seconds
 
 
 def rds():
-    return boto3.client("rds", endpoint_url=AWS_ENDPOINT, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return aws("rds")
 
 
 def test_a_new_instance_installs_the_older_release(lifecycle):
