@@ -52,6 +52,17 @@ def recap(output):
     return {host: {"ok": int(o), "changed": int(c), "unreachable": int(u), "failed": int(f)} for host, o, c, u, f in rows}
 
 
+def changed_tasks(output):
+    """{(task or handler name, host)} of every result reported as changed; a task delegated
+    elsewhere ("changed: [host -> localhost]") counts for the host it ran for."""
+    found = set()
+    for chunk in re.split(r"\n(?=(?:TASK|RUNNING HANDLER) \[)", output):
+        header = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*?)\]", chunk)
+        if header:
+            found.update((header.group(1), host) for host in re.findall(r"^changed: \[([^\]\s]+)", chunk, re.M))
+    return found
+
+
 def docker_exec(container, *argv, input_text=None, check=True, timeout=120):
     return subprocess.run(
         ["docker", "exec", "-i", container, *argv],

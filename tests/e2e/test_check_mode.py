@@ -6,22 +6,11 @@ unchanged); a plain run then repairs it. One `--check` run proves both: a spurio
 anywhere shows up in the set of changed tasks."""
 import re
 
-from conftest import SERVER, ansible_playbook, docker_exec, recap
+from conftest import SERVER, ansible_playbook, changed_tasks, docker_exec, recap
 
 SITE = "/etc/nginx/sites-available/mlflow.conf"
 ENABLED = "/etc/nginx/sites-enabled/mlflow.conf"
 STRAY_RULE = ["ufw", "allow", "from", "198.51.100.7", "to", "any", "port", "8080", "proto", "tcp"]
-
-
-def changed_tasks(output):
-    """{(task or handler name, host)} of every result reported as changed; a task delegated
-    elsewhere ("changed: [host -> localhost]") counts for the host it ran for."""
-    found = set()
-    for chunk in re.split(r"\n(?=(?:TASK|RUNNING HANDLER) \[)", output):
-        header = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*?)\]", chunk)
-        if header:
-            found.update((header.group(1), host) for host in re.findall(r"^changed: \[([^\]\s]+)", chunk, re.M))
-    return found
 
 
 # What the drift below must make --check report, and nothing else.

@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 
-from conftest import (POSTGRES, ROOT, SERVER, SSH_KEY, ansible_playbook, docker_exec, psql, ssh)
+from conftest import (POSTGRES, SERVER, SSH_KEY, ansible_playbook, docker_exec, psql, ssh)
 
 INSTANCE_MEMORY = 2048 * 1024 * 1024  # t3.small, the default aws_server_instance_type
 INSTANCE_CPUS = 2
