@@ -4,7 +4,8 @@
 Needs a converged local stack (`make demo`). Prints, with the machine's core count:
   1. the phases of the last `make demo` (scripts/demo.sh keeps them in .cache/demo-phases.txt);
   2. a database-password rotation under load: wall time, requests sent and failed;
-  3. the wall time of a no-op rerun of site.yml, its changed count and the number of tasks run;
+  3. the wall time of a no-op rerun of site.yml, its changed count and the number of tasks run,
+     with Ansible's default strategy and with the opt-in Mitogen one (README, Speed);
   4. throughput and p50/p99 latency of a representative MLflow API call (runs/get), through
      nginx (HTTPS + basic auth) and directly on MLflow's 127.0.0.1 port, both measured from
      inside the host by the same client, at concurrency 1 and 8, in alternating rounds, and
@@ -38,12 +39,13 @@ def password(user):
     return (CREDENTIALS / "auth" / user).read_text().strip()
 
 
-def playbook(*args):
+def playbook(*args, strategy="linear"):
     """Run a playbook on the local stack; returns (wall seconds, changed, tasks run)."""
     started = time.monotonic()
     run = subprocess.run([str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(ROOT / "inventories/local"), *args],
                          cwd=ROOT, capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+                              "ANSIBLE_STRATEGY": strategy,
                               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                               "HOME": str(pathlib.Path.home())})
     wall = time.monotonic() - started
@@ -129,6 +131,8 @@ def main():
     print("== no-op rerun of site.yml (SSH, pipelining, ControlPersist)")
     wall, changed, tasks = playbook("site.yml")
     print(f"site.yml rerun wall time  {wall:8.1f} s (changed={changed}, {tasks} tasks run)")
+    wall, changed, tasks = playbook("site.yml", strategy="mitogen_linear")
+    print(f"same, ANSIBLE_STRATEGY=mitogen_linear {wall:8.1f} s (changed={changed}, {tasks} tasks run)")
 
     print(f"== GET runs/get, {ROUNDS} rounds of {REQUESTS} requests per path and level, from inside the host")
     inside = subprocess.run(["docker", "exec", "-i", SERVER, "/opt/mlflow/venv/bin/python", "-", user, auth[1],
