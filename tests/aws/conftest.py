@@ -206,11 +206,15 @@ def recorder(moto_endpoint):
             post("reset-recording")
             post("start-recording")
 
-        def stop(self) -> list[Call]:
-            post("stop-recording")
+        def sent(self) -> list[Call]:
+            """What was sent since start(), recording going on."""
             with urllib.request.urlopen(f"{moto_endpoint}/moto-api/recorder/download-recording", timeout=30) as resp:
                 lines = resp.read().decode().splitlines()
-            calls = [_parse_recorded(json.loads(line)) for line in lines if line.strip()]
+            return [_parse_recorded(json.loads(line)) for line in lines if line.strip()]
+
+        def stop(self) -> list[Call]:
+            post("stop-recording")
+            calls = self.sent()
             self.seen.extend(calls)
             return calls
 

@@ -700,9 +700,9 @@ class TestDestroy:
         local = {n: (playbook.credentials_dir / n).read_text() for n in SECRET_NAMES}
         imported = stored_secrets(aws)
 
-        aws_side = _AwsCleaningUp(aws)
-        aws_side.start()
+        aws_side = _AwsCleaningUp(aws, recorder)
         recorder.start()
+        aws_side.start()
         try:
             destroy = playbook("destroy.yml", {**base, "stack_tags": TAGS_AFTER, "confirm_destroy": STACK})
         finally:
@@ -865,18 +865,18 @@ class _AwsCleaningUp:
       after the database is gone; on AWS minutes), and AWS refuses to delete its subnet and
       security group meanwhile (moto would not refuse: the destroy must wait by itself);
     - something AWS still holds in the VPC makes DeleteVpc fail with DependencyViolation (here a
-      subnet, which moto does count as a dependency), gone a few seconds later.
+      subnet, which moto does count as a dependency), gone a moment after the first refusal.
     """
 
-    def __init__(self, aws):
+    def __init__(self, aws, recorder):
         self.aws = aws
+        self.recorder = recorder
         ec2 = aws("ec2")
         self.vpc_id = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{STACK}-vpc"]}])["Vpcs"][0]["VpcId"]
         db_group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{STACK}-db"]}])["SecurityGroups"][0]
         self.db_group_id = db_group["GroupId"]
         db_subnets = aws("rds").describe_db_subnet_groups(DBSubnetGroupName=DATABASE)["DBSubnetGroups"][0]["Subnets"]
         self.db_subnet_id = db_subnets[0]["SubnetIdentifier"]
-        self.our_subnet_ids = {s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [self.vpc_id]}])["Subnets"]}
         self.eni_id = ec2.create_network_interface(
             SubnetId=self.db_subnet_id, Groups=[self.db_group_id], Description="RDSNetworkInterface"
         )["NetworkInterface"]["NetworkInterfaceId"]
@@ -928,12 +928,14 @@ class _AwsCleaningUp:
 
     def _blocker(self):
         ec2 = self.aws("ec2")
-        # Once the destroy has deleted the stack's own subnets, DeleteVpc is next: hold it a while.
-        while not self._stop.wait(0.2):
-            remaining = {s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [self.vpc_id]}])["Subnets"]}
-            if not (remaining & (self.our_subnet_ids - {self.blocker_id})):
+        # The blocker goes once the destroy's first DeleteVpc has been refused (seen in the
+        # recording): the destroy must retry. Not on a timer: a timer that starts when the
+        # stack's subnets are gone raced the destroy on a loaded machine (the blocker went
+        # before the first DeleteVpc, which then passed at once: nothing was retried).
+        while not self._stop.wait(1):
+            if any(call.action == "DeleteVpc" for call in self.recorder.sent()):
                 break
-        if self._stop.wait(6):
+        if self._stop.wait(1):
             return
         self.vpc_present_when_blocker_deleted = bool(ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [self.vpc_id]}])["Vpcs"])
         ec2.delete_subnet(SubnetId=self.blocker_id)
