@@ -63,6 +63,17 @@ def changed_tasks(output):
     return found
 
 
+def assert_changed_exactly(output, expected):
+    """The run changed exactly `expected` ({(task or handler name, host)}) and nothing else:
+    the set of changed tasks, and each host's PLAY RECAP (changed = its tasks in `expected`,
+    nothing unreachable, nothing failed)."""
+    assert changed_tasks(output) == expected, output[-4000:]
+    for host, counts in recap(output).items():
+        counts.pop("ok")
+        assert counts == {"changed": len([t for t in expected if t[1] == host]), "unreachable": 0, "failed": 0}, (
+            host, counts, output[-4000:])
+
+
 def docker_exec(container, *argv, input_text=None, check=True, timeout=120):
     return subprocess.run(
         ["docker", "exec", "-i", container, *argv],

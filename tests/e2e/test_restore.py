@@ -35,11 +35,12 @@ def test_deleted_artifacts_come_back_and_nothing_else_changes(client_env):
     assert logged.returncode == 0, logged.stderr[-3000:]
     run_id, experiment_id = logged.stdout.split()[-2:]
     prefix = f"{PREFIX}/{experiment_id}/{run_id}/"
-    keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+    s3 = aws("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
     assert any(k.endswith("/artifacts/model/model.txt") for k in keys), keys
     for key in keys:
-        aws("s3").delete_object(Bucket=BUCKET, Key=key)
-    assert aws("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("KeyCount") == 0
+        s3.delete_object(Bucket=BUCKET, Key=key)
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("KeyCount") == 0
     # Gone for the client (one try: the client retries a failed download for minutes).
     assert read_artifact(client_env, run_id, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0") is None
 
@@ -51,7 +52,7 @@ def test_deleted_artifacts_come_back_and_nothing_else_changes(client_env):
     # converged for an undelete.
     hosts = recap(run.stdout)
     assert hosts.pop("localhost")["changed"] == 1 and all(counts["ok"] == 0 for counts in hosts.values()), run.stdout[-3000:]
-    assert sorted(o["Key"] for o in aws("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]) == sorted(keys)
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]) == sorted(keys)
 
     # The client reads the run's artifact back through MLflow, as tests/e2e/mlflow_roundtrip.py wrote it.
     assert read_artifact(client_env, run_id) == f"weights of {experiment}\n"

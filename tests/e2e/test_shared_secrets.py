@@ -3,8 +3,7 @@
 (stack_secrets_store=ssm imports the files), then site.yml runs from a controller directory
 that holds nothing: the server changes nothing, the same passwords come back, and a client
 with the env file written before the move still gets in."""
-from conftest import CREDENTIALS, SERVER, ansible_playbook, parse_env_file
-from test_check_mode import changed_tasks, recap
+from conftest import CREDENTIALS, SERVER, ansible_playbook, changed_tasks, parse_env_file, recap
 from test_client import run_client
 
 SSM = ("-e", "stack_secrets_store=ssm")
