@@ -54,6 +54,19 @@ class Run:
         return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
 
 
+# How long a call to moto's own API (reset, recorder) may wait for its reply. `make test` runs
+# this layer in the idle CPU class beside the e2e step, whose load can hold the emulator off the
+# CPU for long stretches: in CI a reset once took more than 10 s. boto3 waits 60 s per read.
+MOTO_API_TIMEOUT = 120
+
+
+def moto_api(moto_endpoint: str, path: str, method: str = "GET") -> bytes:
+    """One call to moto's own API (/moto-api/<path>); returns the reply's body."""
+    req = urllib.request.Request(f"{moto_endpoint}/moto-api/{path}", method=method)
+    with urllib.request.urlopen(req, timeout=MOTO_API_TIMEOUT) as resp:
+        return resp.read()
+
+
 @pytest.fixture(scope="session")
 def aws(moto_endpoint):
     """boto3 clients bound to the emulator."""
@@ -75,9 +88,7 @@ def reset_moto(moto_endpoint):
     """Forget every resource the emulator holds."""
 
     def reset():
-        req = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(req, timeout=10):
-            pass
+        moto_api(moto_endpoint, "reset", method="POST")
 
     return reset
 
@@ -193,9 +204,7 @@ def recorder(moto_endpoint):
     """moto's request recorder: start() before a run, stop() after it returns what was sent."""
 
     def post(path: str) -> bytes:
-        req = urllib.request.Request(f"{moto_endpoint}/moto-api/recorder/{path}", method="POST")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.read()
+        return moto_api(moto_endpoint, f"recorder/{path}", method="POST")
 
     class Recorder:
         # Every call recorded in the session (tests/aws/test_stack_permissions.py checks the
@@ -208,8 +217,7 @@ def recorder(moto_endpoint):
 
         def sent(self) -> list[Call]:
             """What was sent since start(), recording going on."""
-            with urllib.request.urlopen(f"{moto_endpoint}/moto-api/recorder/download-recording", timeout=30) as resp:
-                lines = resp.read().decode().splitlines()
+            lines = moto_api(moto_endpoint, "recorder/download-recording").decode().splitlines()
             return [_parse_recorded(json.loads(line)) for line in lines if line.strip()]
 
         def stop(self) -> list[Call]:
