@@ -19,5 +19,8 @@ fi
 echo "[ensure-venv] installing the pinned tooling into .venv" >&2
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
+# A package the pins replaced with one installing the same module (passlib -> libpass) goes
+# first, or its files would stay mixed with its successor's.
+"$venv/bin/pip" uninstall -q -y passlib 2>/dev/null || true
 "$venv/bin/pip" install -q -r "$top/requirements-dev.txt"
 echo "$want" > "$stamp"
