@@ -9,6 +9,7 @@ import pathlib
 import re
 import shlex
 import subprocess
+import sys
 
 import boto3
 import pytest
@@ -37,6 +38,14 @@ def parse_env_file(path):
 @pytest.fixture(scope="session")
 def client_env():
     return parse_env_file(CREDENTIALS / "mlflow-client.env")
+
+
+def mlflow_client(client_env, *argv, **env_extra):
+    """Python with the MLflow client (`python *argv`) as a user runs it: the env file's
+    variables and none of the test's own MLFLOW_*/AWS_* ones (no route to S3 but through nginx)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
+    return subprocess.run([sys.executable, *argv], env={**env, **client_env, **env_extra},
+                          capture_output=True, text=True, timeout=300)
 
 
 def aws(service):

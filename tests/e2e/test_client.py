@@ -3,19 +3,14 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import uuid
 
-from conftest import BUCKET, CREDENTIALS, PREFIX, ROOT, aws, parse_env_file, psql
+from conftest import BUCKET, CREDENTIALS, PREFIX, ROOT, aws, mlflow_client, parse_env_file, psql
 
 
 def run_client(env_vars, experiment):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
-    env.update(env_vars)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "e2e" / "mlflow_roundtrip.py"), experiment],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
+    """The round trip of mlflow_roundtrip.py (a run with params, metrics and an artifact)."""
+    return mlflow_client(env_vars, str(ROOT / "tests" / "e2e" / "mlflow_roundtrip.py"), experiment)
 
 
 def test_env_file_names_everything_the_client_needs(client_env):

@@ -2,12 +2,9 @@
 MLflow client, and the run changes nothing else; a database restore that is not confirmed, or
 names a snapshot that does not exist, is refused before anything changes. (The database restore
 itself runs in the upgrade drill's automatic rollback: tests/e2e/test_upgrade.py.)"""
-import os
-import subprocess
-import sys
 import uuid
 
-from conftest import BUCKET, PREFIX, ansible_playbook, aws, recap
+from conftest import BUCKET, PREFIX, ansible_playbook, aws, mlflow_client, recap
 from test_client import run_client
 
 STACK = "mlflow-local"
@@ -23,9 +20,7 @@ def read_artifact(client_env, run_id, **env_extra):
             "from mlflow.tracking import MlflowClient\n"
             "with tempfile.TemporaryDirectory() as t:\n"
             "    print(pathlib.Path(MlflowClient().download_artifacts(sys.argv[1], 'model/model.txt', t)).read_text(), end='')\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
-    result = subprocess.run([sys.executable, "-c", code, run_id], env={**env, **client_env, **env_extra},
-                            capture_output=True, text=True, timeout=300)
+    result = mlflow_client(client_env, "-c", code, run_id, **env_extra)
     return result.stdout if result.returncode == 0 else None
 
 

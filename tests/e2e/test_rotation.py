@@ -3,7 +3,6 @@ a client loop running through nginx sees no 5xx and no connection error meanwhil
 import hashlib
 import pathlib
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -11,7 +10,8 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import CREDENTIALS, POSTGRES, ROOT, SERVER, ansible_playbook, docker_exec, parse_env_file, psql
+from conftest import (CREDENTIALS, POSTGRES, ROOT, SERVER, ansible_playbook, docker_exec, mlflow_client, parse_env_file,
+                      psql)
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from mlflow_load import LoadLoop, RunCreatingLoop, create_experiment, create_run, new_session  # noqa: E402
@@ -133,8 +133,7 @@ with tempfile.TemporaryDirectory() as t:
     assert pathlib.Path(p).read_bytes() == b"\\x00\\x01" * 4096
 print("kept")
 """
-    result = subprocess.run([sys.executable, "-c", code], env={**env, "PATH": "/usr/bin:/bin"},
-                            capture_output=True, text=True, timeout=300)
+    result = mlflow_client(env, "-c", code)
     assert result.returncode == 0 and result.stdout.strip().endswith("kept"), result.stderr[-3000:]
 
 
