@@ -10,10 +10,6 @@ from conftest import aws
 from lifecycle import NEW_HEAD, NEW_MLFLOW, OLD_HEAD, OLD_MLFLOW, write_pause_seconds
 
 
-def rds():
-    return aws("rds")
-
-
 def test_a_new_instance_installs_the_older_release(lifecycle):
     assert lifecycle["new_instance"] != lifecycle["old_instance"]
     assert lifecycle["installed"] == (OLD_MLFLOW, OLD_HEAD)
@@ -38,8 +34,9 @@ def test_a_failed_migration_is_rolled_back_to_the_old_release_with_the_same_data
     assert not after["flag"]  # writes resumed
     assert after["venvs"] == [OLD_MLFLOW]  # the failed release's venv is gone
     # The snapshot exists in RDS, the migrated database is kept aside (instance and stand-in).
-    assert [s["DBSnapshotIdentifier"] for s in rds().describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]] == [snapshot]
-    kept = [d["DBInstanceIdentifier"] for d in rds().describe_db_instances()["DBInstances"]
+    rds = aws("rds")
+    assert [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]] == [snapshot]
+    kept = [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]
             if d["DBInstanceIdentifier"].startswith("mlflow-local-db-old-")]
     assert len(kept) == 1 and f"kept as {kept[0]}" in output
     assert any(name.startswith("mlflow_old_") for name in after["databases"])
