@@ -40,12 +40,12 @@ def client_env():
     return parse_env_file(CREDENTIALS / "mlflow-client.env")
 
 
-def mlflow_client(client_env, *argv, **env_extra):
-    """Python with the MLflow client (`python *argv`) as a user runs it: the env file's
-    variables and none of the test's own MLFLOW_*/AWS_* ones (no route to S3 but through nginx)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
-    return subprocess.run([sys.executable, *argv], env={**env, **client_env, **env_extra},
-                          capture_output=True, text=True, timeout=300)
+def mlflow_client(client_env, *argv, timeout=300, **env_extra):
+    """Python with the MLflow client (`python *argv`) configured only by the env file's variables
+    (plus env_extra) and a system PATH: nothing of the test's own environment, so no MLFLOW_*/AWS_*
+    variable (no route to S3 but through nginx) and no CA bundle or proxy the env file lacks."""
+    return subprocess.run([sys.executable, *argv], env={"PATH": "/usr/bin:/bin", **client_env, **env_extra},
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def aws(service):

@@ -203,11 +203,8 @@ print(c.get_experiment(c.get_run(runs[0]).info.experiment_id).name)
 
 def client(code, *args):
     """A real MLflow client (the controller's), configured only by the env file site.yml wrote."""
-    import sys
+    from conftest import CREDENTIALS, mlflow_client, parse_env_file
 
-    from conftest import CREDENTIALS, parse_env_file
-
-    env = {"PATH": "/usr/bin:/bin", **parse_env_file(CREDENTIALS / "mlflow-client.env")}
-    result = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600)
+    result = mlflow_client(parse_env_file(CREDENTIALS / "mlflow-client.env"), "-c", code, *args, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.strip().splitlines()[-1]
