@@ -5,7 +5,10 @@ Needs a converged local stack (`make demo`). Prints, with the machine's core cou
   1. the phases of the last `make demo` (scripts/demo.sh keeps them in .cache/demo-phases.txt);
   2. a database-password rotation under load: wall time, requests sent and failed;
   3. the wall time of a no-op rerun of site.yml, its changed count and the number of tasks run,
-     with Ansible's default strategy and with the opt-in Mitogen one (README, Speed);
+     with Ansible's default strategy and with the opt-in Mitogen one (README, Speed), beside
+     Ansible's own cost of one module task on this machine (a ping on the server over the same
+     SSH connection, and one on the controller), which bounds what a rerun of that many tasks
+     can cost;
   4. throughput and p50/p99 latency of a representative MLflow API call (runs/get), through
      nginx (HTTPS + basic auth) and directly on MLflow's 127.0.0.1 port, both measured from
      inside the host by the same client, at concurrency 1 and 8, in alternating rounds, and
@@ -39,8 +42,8 @@ def password(user):
     return (CREDENTIALS / "auth" / user).read_text().strip()
 
 
-def playbook(*args, strategy="linear"):
-    """Run a playbook on the local stack; returns (wall seconds, changed, tasks run)."""
+def ansible_playbook(*args, strategy="linear"):
+    """Run ansible-playbook with the local inventory; returns (wall seconds, its output)."""
     started = time.monotonic()
     run = subprocess.run([str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(ROOT / "inventories/local"), *args],
                          cwd=ROOT, capture_output=True, text=True,
@@ -51,8 +54,65 @@ def playbook(*args, strategy="linear"):
     wall = time.monotonic() - started
     if run.returncode != 0:
         sys.exit(f"ansible-playbook {' '.join(args)} failed:\n{run.stdout[-3000:]}")
-    changed, tasks = recap_counts(run.stdout)
+    return wall, run.stdout
+
+
+def playbook(*args, strategy="linear"):
+    """Run a playbook on the local stack; returns (wall seconds, changed, tasks run)."""
+    wall, output = ansible_playbook(*args, strategy=strategy)
+    changed, tasks = recap_counts(output)
     return wall, changed, tasks
+
+
+# Ansible's cost of a task that runs a module, apart from what the module does: FLOOR_TASKS
+# pings on the server (as site.yml reaches it: SSH with the stack's key and known_hosts,
+# pipelining, ControlPersist, become) and as many on the controller (the local connection the
+# AWS modules use), each timed between two marks after a first ping has opened the
+# connection. A rerun of N module tasks cannot be faster than N times that.
+FLOOR_TASKS = 20
+FLOOR_PLAYBOOK = """
+- name: Reach the server as site.yml does
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Add the server
+      ansible.builtin.add_host:
+        name: floor-server
+        ansible_host: 127.0.0.1
+        ansible_port: "{{{{ local_ssh_port }}}}"
+        ansible_user: admin
+        ansible_ssh_private_key_file: {credentials}/ssh_key
+        ansible_ssh_common_args: -o UserKnownHostsFile={credentials}/known_hosts -o StrictHostKeyChecking=yes
+        ansible_python_interpreter: /usr/bin/python3
+{plays}"""
+FLOOR_PLAY = """
+- name: Time {n} pings on {host}
+  hosts: {host}
+  gather_facts: false
+  become: {become}
+  tasks:
+    - name: Open the connection
+      ansible.builtin.ping:
+    - name: Mark the start
+      ansible.builtin.debug:
+        msg: "FLOOR {host} start {{{{ now(fmt='%s.%f') }}}}"
+{pings}    - name: Mark the end
+      ansible.builtin.debug:
+        msg: "FLOOR {host} end {{{{ now(fmt='%s.%f') }}}}"
+"""
+
+
+def module_task_floor():
+    """Seconds Ansible spends on one module task: {'floor-server': s, 'localhost': s}."""
+    pings = "".join(f"    - name: Ping {i}\n      ansible.builtin.ping:\n" for i in range(FLOOR_TASKS))
+    plays = "".join(FLOOR_PLAY.format(n=FLOOR_TASKS, host=host, become=become, pings=pings)
+                    for host, become in (("floor-server", "true"), ("localhost", "false")))
+    book = ROOT / ".cache" / "bench-floor.yml"
+    book.parent.mkdir(exist_ok=True)
+    book.write_text(FLOOR_PLAYBOOK.format(credentials=CREDENTIALS, plays=plays))
+    _, output = ansible_playbook(str(book))
+    marks = {(h, w): float(t) for h, w, t in re.findall(r"FLOOR (\S+) (start|end) ([0-9.]+)", output)}
+    return {host: (marks[host, "end"] - marks[host, "start"]) / FLOOR_TASKS for host in ("floor-server", "localhost")}
 
 
 # Runs inside the host with MLflow's own venv (it has requests): the same client measures
@@ -133,6 +193,11 @@ def main():
     print(f"site.yml rerun wall time  {wall:8.1f} s (changed={changed}, {tasks} tasks run)")
     wall, changed, tasks = playbook("site.yml", strategy="mitogen_linear")
     print(f"same, ANSIBLE_STRATEGY=mitogen_linear {wall:8.1f} s (changed={changed}, {tasks} tasks run)")
+    floor = module_task_floor()
+    print(f"Ansible's own cost of one module task here ({FLOOR_TASKS} pings each, default strategy):")
+    print(f"  on the server (SSH, pipelining, ControlPersist, become)  {floor['floor-server']:5.2f} s")
+    print(f"  on the controller (local connection, the AWS modules')    {floor['localhost']:5.2f} s")
+    print(f"  30 s at the server's cost: {int(30 / floor['floor-server'])} module tasks")
 
     print(f"== GET runs/get, {ROUNDS} rounds of {REQUESTS} requests per path and level, from inside the host")
     inside = subprocess.run(["docker", "exec", "-i", SERVER, "/opt/mlflow/venv/bin/python", "-", user, auth[1],
