@@ -320,12 +320,27 @@ def test_a_private_key_others_can_read_is_refused_naming_the_file(empty_emulator
     assert not any(_created_resources(aws).values()), _created_resources(aws)
 
 
-def test_a_plaintext_vault_file_in_the_inventory_is_refused(empty_emulator, playbook, aws, tmp_path):
-    """A vault.yml Ansible can read as plain text would be committed with its secrets."""
+@pytest.mark.parametrize("layout", ["file", "symlink-to-file", "symlinked-folder"])
+def test_a_plaintext_vault_file_in_the_inventory_is_refused(empty_emulator, playbook, aws, tmp_path, layout):
+    """A vault.yml Ansible can read as plain text would be committed with its secrets. Ansible
+    follows symbolic links in group_vars, so a link to a plain file, or a folder linked in
+    with one, is refused too."""
     inventory = tmp_path / "inventory"
     shutil.copytree(INVENTORY, inventory)
-    vault = inventory / "group_vars" / "all" / "vault.yml"
-    vault.write_text("vault_stack_db_password: Plain-Text-Secret-0123456789\n")
+    plain = "vault_stack_db_password: Plain-Text-Secret-0123456789\n"
+    if layout == "file":
+        vault = inventory / "group_vars" / "all" / "vault.yml"
+        vault.write_text(plain)
+    elif layout == "symlink-to-file":
+        (tmp_path / "shared-secrets.yml").write_text(plain)
+        vault = inventory / "group_vars" / "all" / "vault.yml"
+        vault.symlink_to(tmp_path / "shared-secrets.yml")
+    else:
+        shared = tmp_path / "shared-group-vars"
+        shared.mkdir()
+        (shared / "vault.yml").write_text(plain)
+        (inventory / "group_vars" / "mlflow_servers").symlink_to(shared, target_is_directory=True)
+        vault = inventory / "group_vars" / "mlflow_servers" / "vault.yml"
     credentials = tmp_path / "credentials"
     run = playbook("../site.yml", {"stack_credentials_dir": str(credentials)}, "--limit", "localhost", "-vvv",
                    inventory=inventory)

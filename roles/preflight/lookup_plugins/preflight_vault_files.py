@@ -6,10 +6,12 @@ DOCUMENTATION = r"""
 name: preflight_vault_files
 short_description: The vault files under inventory folders, and whether each is encrypted
 description:
-  - Walks each folder given (missing ones are skipped; symbolic links to folders are not
-    followed) for regular files named C(vault.yml) or C(vault.yaml) and returns
-    C({path, encrypted}) for each, C(encrypted) meaning the file starts with ansible-vault's
-    C($ANSIBLE_VAULT;) header. Nothing is decrypted, and only the header is read.
+  - Walks each folder given (missing ones are skipped) for files named C(vault.yml) or
+    C(vault.yaml) and returns C({path, encrypted}) for each, C(encrypted) meaning the file
+    starts with ansible-vault's C($ANSIBLE_VAULT;) header. Symbolic links to files and to
+    folders are followed, as Ansible follows them when it loads group_vars and host_vars (each
+    folder is walked once, whatever links lead to it); C(path) is the path under the folder
+    given. Nothing is decrypted, and only the header is read.
 options:
   _terms:
     description: Folders on the controller (an inventory's group_vars and host_vars), or lists of them.
@@ -37,11 +39,17 @@ class LookupModule(LookupBase):
         for term in terms:
             folders.extend(term if isinstance(term, (list, tuple)) else [term])
         found = set()
+        walked = set()
         for folder in folders:
-            for root, _dirs, files in os.walk(str(folder)):
+            for root, dirs, files in os.walk(str(folder), followlinks=True):
+                real = os.path.realpath(root)
+                if real in walked:
+                    dirs[:] = []
+                    continue
+                walked.add(real)
                 for name in files:
                     path = os.path.join(root, name)
-                    if name in _NAMES and os.path.isfile(path) and not os.path.islink(path):
+                    if name in _NAMES and os.path.isfile(path):
                         found.add(path)
         results = []
         for path in sorted(found):
