@@ -35,7 +35,19 @@ DEBIAN_IMAGES = {"aws_server_ami_owner": EMULATOR_ACCOUNT, "aws_server_ami_name_
 # Wall times of the runs worth reporting, printed at the end of the session.
 WALL_TIMES: dict[str, float] = {}
 # Wall time of each test group (module, or class within it: setup, tests and teardown).
-GROUP_TIMES: dict[str, float] = collections.defaultdict(float)
+# Each test group's phases (setup, call, teardown) as (start, stop) times: under xdist a group's
+# tests may run on both workers at once, so its wall time is the union of these, not their sum.
+GROUP_SPANS: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+
+
+def covered_seconds(spans: list[tuple[float, float]]) -> float:
+    """The length of the union of time intervals: overlapping ones counted once."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
 
 _RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -277,7 +289,7 @@ def pytest_runtest_logreport(report):
         # Up to the parameters: an IPv6 address in a test id holds "::" too.
         parts = report.nodeid.split("[")[0].split("::")
         group = "::".join(parts[:2]) if len(parts) > 2 else parts[0]
-        GROUP_TIMES[group.removeprefix("tests/aws/")] += report.duration
+        GROUP_SPANS[group.removeprefix("tests/aws/")].append((report.start, report.stop))
 
 
 def pytest_sessionfinish(session):
@@ -297,7 +309,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("AWS layer wall times (moto)")
         for name, seconds in WALL_TIMES.items():
             terminalreporter.write_line(f"{name:<48} {seconds:6.1f} s")
-    if GROUP_TIMES:
+    if GROUP_SPANS:
         terminalreporter.section("AWS layer wall time per test group (setup + tests + teardown)")
-        for name, seconds in GROUP_TIMES.items():
-            terminalreporter.write_line(f"{name:<72} {seconds:6.1f} s")
+        for name, spans in GROUP_SPANS.items():
+            terminalreporter.write_line(f"{name:<72} {covered_seconds(spans):6.1f} s")
