@@ -284,6 +284,34 @@ def playbook(moto_endpoint, tmp_path_factory):
     return playbook_runner(moto_endpoint, tmp_path_factory.mktemp("credentials"))
 
 
+_UNGROUPED = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under `--dist loadgroup` (make test-aws), a test marked xdist_group must be sent, with the
+    rest of its group, to one process: pytest-xdist does that by appending "@<group>" to the
+    node id of each item. If it did not (pytest 9.2 keeps node ids where pytest-xdist 3.8 no
+    longer writes), every test would be scheduled on its own: a group's class fixture (a whole
+    stack) is then built once per process, and test_stack_permissions.py sees only the calls
+    of its own process. Every test fails instead (an exit here would not reach the terminal)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    ungrouped = [item.nodeid for item in items
+                 if (mark := item.get_closest_marker("xdist_group")) and not item.nodeid.endswith(f"@{mark.args[0]}")]
+    if ungrouped:
+        config.stash[_UNGROUPED] = (
+            f"pytest-xdist did not group {len(ungrouped)} test(s) marked xdist_group (first: {ungrouped[0]}): "
+            "pytest and pytest-xdist are not the pinned pair of requirements-dev.txt"
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _groups_held_together(request):
+    if _UNGROUPED in request.config.stash:
+        pytest.fail(request.config.stash[_UNGROUPED], pytrace=False)
+
+
 def pytest_runtest_logreport(report):
     if "tests/aws/" in report.nodeid:
         # Up to the parameters: an IPv6 address in a test id holds "::" too.
