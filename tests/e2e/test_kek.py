@@ -71,10 +71,6 @@ def env_file():
     return docker_exec(SERVER, "cat", ENV_FILE).stdout
 
 
-def kek_version_in(env):
-    return [line.split("=", 1)[1] for line in env.splitlines() if line.startswith("MLFLOW_CRYPTO_KEK_VERSION=")]
-
-
 def converge_mlflow(*extra):
     """site.yml's MLflow layer only (--tags mlflow): the part of the README's rerun that checks the KEK."""
     return ansible_playbook("site.yml", "--tags", "mlflow", *extra)
