@@ -176,8 +176,17 @@ def lifecycle():
             "venvs": docker_exec(SERVER, "ls", "/opt/mlflow/venvs").stdout.split(),
             "read": lc.client(lc.CLIENT_READ, json.dumps(result["data"])),
         }
-        rotation = lc.sampled("playbooks/rotate-credentials.yml")
+        # Everything rotated at once (the playbook's default), while a client keeps going with
+        # a password the rotation retires (tests/e2e/test_upgrade.py checks what it left).
+        result["before_rotation"] = lc.rotation_state()
+        retired = lc.retired_client_loop()
+        retired.start()
+        try:
+            rotation = lc.sampled("playbooks/rotate-credentials.yml")
+        finally:
+            retired.stop()
         result["runs"]["rotation"] = rotation
+        result["retired_client"] = retired
         assert rotation[0].returncode == 0, rotation[0].stdout[-4000:]
     finally:
         psql("ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf();")

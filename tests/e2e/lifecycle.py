@@ -10,7 +10,10 @@ import time
 
 import base64
 
-from conftest import CREDENTIALS, SERVER, ansible_playbook, aws, docker_exec, psql
+from conftest import CREDENTIALS, SERVER, ansible_playbook, aws, docker_exec, parse_env_file, psql
+from rotation import URL, app_password, db_password, mlflow_login, password
+# scripts/mlflow_load.py (rotation puts scripts/ on the path)
+from mlflow_load import LoadLoop, create_run
 
 # Two releases with schema migrations between them (3.17.0: trace analytics columns, job
 # tables), both installable from PyPI; 3.16.1 is older than the project's floor (3.17.0), so the
@@ -156,6 +159,21 @@ def prepare_broken_release():
                            "import mlflow.store.db_migrations as m, os; print(os.path.dirname(m.__file__))").stdout.strip()
     docker_exec(SERVER, "sh", "-c", f"cat > {versions}/versions/ffffd1110001_upgrade_drill.py",
                 input_text=BROKEN_MIGRATION, check=True)
+
+
+def rotation_state():
+    """The secrets a rotation of everything replaces, and MLflow's database login."""
+    users = sorted(path.name for path in (CREDENTIALS / "auth").iterdir() if path.suffix != ".salt")
+    return {"auth": {user: password(user) for user in users}, "master": db_password(),
+            "app": app_password(), "login": mlflow_login()}
+
+
+def retired_client_loop():
+    """A client loop with a password the rotation retires: 200 until the new htpasswd file
+    lands, then 401, where it stops (as a real client would)."""
+    cert = parse_env_file(CREDENTIALS / "mlflow-client.env")["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+    auth = ("ci-bot", password("ci-bot"))
+    return LoadLoop(URL, auth, create_run(URL, auth, cert, "rotation-load"), cert, max_seconds=900, stop_on=(401,))
 
 
 def write_pause_seconds(output):

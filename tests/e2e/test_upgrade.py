@@ -2,12 +2,15 @@
 MLflow, data is logged on it, then an upgrade whose migration fails on purpose (after
 committing part of the schema change) is rolled back automatically - the database comes back
 from the snapshot taken first, the old release serves the same data and takes writes - and the
-real upgrade then migrates, switches the instances one at a time and keeps everything.
-The runs are the shared lifecycle (tests/e2e/lifecycle.py, conftest.py's fixture)."""
+real upgrade then migrates, switches the instances one at a time and keeps everything; last,
+the upgraded stack rotates every secret at once. The runs are the shared lifecycle
+(tests/e2e/lifecycle.py, conftest.py's fixture)."""
+import json
 import re
 
-from conftest import aws
-from lifecycle import NEW_HEAD, NEW_MLFLOW, OLD_HEAD, OLD_MLFLOW, write_pause_seconds
+from conftest import CREDENTIALS, aws, parse_env_file
+from lifecycle import CLIENT_READ, NEW_HEAD, NEW_MLFLOW, OLD_HEAD, OLD_MLFLOW, client, write_pause_seconds
+from rotation import assert_db_rotated, password, status
 
 
 def test_a_new_instance_installs_the_older_release(lifecycle):
@@ -53,3 +56,27 @@ def test_the_upgrade_migrates_switches_and_keeps_every_run(lifecycle):
     # The old release's venv stays until the next successful upgrade.
     assert sorted(after["venvs"]) == sorted([OLD_MLFLOW, NEW_MLFLOW])
     assert pause is not None and pause < wall
+
+
+def test_rotating_everything_retires_every_old_secret_and_rewrites_the_client_env_file(lifecycle):
+    """The playbook's default (rotate=all) after the upgrade: every user's password, the master
+    password and MLflow's database login are new; the old ones open nothing; a client still
+    sending a retired password got 200 until the switch, then 401, and nothing else; the env
+    file names the new password; the drill's runs are all there, read through it."""
+    before = lifecycle["before_rotation"]
+    retired = lifecycle["retired_client"]
+    _, _, wall = lifecycle["runs"]["rotation"]
+    print(f"\nrotation of everything: {wall:.0f} s; retired client {dict(retired.counts)}")
+    assert retired.failures(allowed=(200, 401)) == {}
+    outcomes = [o for _, o in retired.timeline]
+    assert outcomes and outcomes[-1] == 401 and set(outcomes[:-1]) == {200}, dict(retired.counts)
+    env = parse_env_file(CREDENTIALS / "mlflow-client.env")
+    cert = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+    assert set(before["auth"]) >= {"alice", "ci-bot"}
+    for user, old in before["auth"].items():
+        assert password(user) != old
+        assert status(user, old, cert) == 401
+        assert status(user, password(user), cert) == 200
+    assert_db_rotated(before["master"], before["app"], before["login"])
+    assert env["MLFLOW_TRACKING_PASSWORD"] == password(env["MLFLOW_TRACKING_USERNAME"])
+    assert client(CLIENT_READ, json.dumps(lifecycle["data"])) == lifecycle["experiment"]
