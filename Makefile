@@ -66,9 +66,9 @@ test-live: venv
 	  pytest -p no:cacheprovider -v -s -rs tests/live; \
 	fi
 
-# The README's test command; .ci/run calls exactly this. The molecule scenarios run in the
-# foreground while lint and the AWS layer run beside them at the lowest CPU priority (a CPU
-# cgroup of the lowest weight, nice 19 without root: scripts/test-all.sh).
+# The README's test command; .ci/run calls exactly this. The e2e scenario runs in the
+# foreground; beside it, lint and the AWS layer at the lowest CPU priority (a CPU cgroup of the
+# lowest weight, nice 19 without root), then the default scenario (scripts/test-all.sh).
 test: setup
 	MAKE='$(MAKE)' bash scripts/test-all.sh
 

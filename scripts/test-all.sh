@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# `make test` after its setup: the two molecule scenarios in the foreground, one after the
-# other, while lint and the AWS layer (CPU only: no Docker, no fixed port) run beside them at
-# the lowest CPU priority, on the cores the scenarios leave idle (the e2e verify step leaves
-# ~40 %). The scenarios keep their CPU, so the e2e tests' measurements under load are not the
-# AWS layer's. The background's output is kept in .cache/test-reports/aws-layer.log and
+# `make test` after its setup. The e2e scenario runs in the foreground. Beside it, one after
+# the other: lint and the AWS layer (CPU only: no Docker, no fixed port) at the lowest CPU
+# priority, on the cores the e2e scenario leaves idle, then the default scenario at normal
+# priority, on the cores its verify step leaves idle once the AWS layer is done (~40 %). The
+# e2e tests' measurements under load are not the AWS layer's: that one only takes idle CPU.
+# The background's output is kept in .cache/test-reports/ (aws-layer.log, default.log) and
 # printed once everything is done; every failed part is named in the last lines of the log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 make=${MAKE:-make}
 reports=.cache/test-reports
 layer_log=$reports/aws-layer.log
+host_log=$reports/default.log
 mkdir -p "$reports"
-rm -f "$layer_log"
+rm -f "$layer_log" "$host_log" "$reports/aws-layer.status" "$reports/default.status"
 # A nice value alone does not hold Ansible back: each of its workers starts a session of its
 # own (os.setsid), and where the kernel groups processes by session (autogroups: on here) a
 # nice value weighs only inside its session. A CPU cgroup holds every descendant whatever its
@@ -30,26 +32,27 @@ fi
 if [ -z "$cgroup" ]; then
   echo "== no CPU cgroup can be made here (not root?): lint and test-aws run at nice 19 only" >&2
 fi
-sh -c 'if [ -n "$1" ]; then echo $$ > "$1/cgroup.procs"; fi; shift; exec nice -n 19 "$@"' sh "$cgroup" \
-  "$make" --no-print-directory lint test-aws > "$layer_log" 2>&1 &
-layer_pid=$!
+(
+  sh -c 'if [ -n "$1" ]; then echo $$ > "$1/cgroup.procs"; fi; shift; exec nice -n 19 "$@"' sh "$cgroup" \
+    "$make" --no-print-directory lint test-aws > "$layer_log" 2>&1
+  echo $? > "$reports/aws-layer.status"
+  "$make" --no-print-directory test-host > "$host_log" 2>&1
+  echo $? > "$reports/default.status"
+) &
+background_pid=$!
 trap 'trap - INT TERM; kill 0' INT TERM
 
-failed_scenario=
-for scenario in default e2e; do
-  target=test-host
-  [ "$scenario" = e2e ] && target=test-e2e
-  if ! "$make" --no-print-directory "$target"; then
-    failed_scenario=$scenario
-    break
-  fi
-done
+e2e=0
+"$make" --no-print-directory test-e2e || e2e=$?
 
-echo "== waiting for make lint test-aws (running beside the scenarios at the lowest CPU priority)"
-layer=0
-wait "$layer_pid" || layer=$?
+echo "== waiting for lint, test-aws and test-host (running beside the e2e scenario)"
+wait "$background_pid"
 [ -z "$cgroup" ] || rmdir "$cgroup" 2>/dev/null || true
-echo "== make lint test-aws, as it ran beside the scenarios ($layer_log):"
+layer=$(cat "$reports/aws-layer.status" 2>/dev/null || echo 1)
+host=$(cat "$reports/default.status" 2>/dev/null || echo 1)
+echo "== make test-host (molecule test -s default), as it ran beside the e2e scenario ($host_log):"
+cat "$host_log"
+echo "== make lint test-aws, as it ran beside the scenarios at the lowest CPU priority ($layer_log):"
 cat "$layer_log"
 
 status=0
@@ -59,9 +62,13 @@ if [ "$layer" -ne 0 ]; then
   grep -E '^(FAILED|ERROR) |^=+ .*(passed|failed|error).* in [0-9.]+s' "$layer_log" \
     || echo "   no pytest summary: lint failed, or pytest did not finish"
 fi
-if [ -n "$failed_scenario" ]; then
+if [ "$host" -ne 0 ]; then
   status=1
-  bash scripts/test-failures.sh "$failed_scenario"
+  bash scripts/test-failures.sh default
+fi
+if [ "$e2e" -ne 0 ]; then
+  status=1
+  bash scripts/test-failures.sh e2e
 fi
 [ "$status" -eq 0 ] && echo "== make test: lint, test-aws, test-host and test-e2e passed"
 exit "$status"
