@@ -21,6 +21,13 @@ POSTGRES = "mlflow-local-postgres"
 AWS_ENDPOINT = os.environ.get("MLFLOW_STACK_AWS_ENDPOINT", "http://127.0.0.1:5500")
 BUCKET = "mlflow-local-artifacts"
 PREFIX = "mlflow"
+# scripts/mlflow_load.py, the client loops the rotation tests share with the benchmark.
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def auth_users():
+    """The basic-auth users, as the credentials directory names them (one file each)."""
+    return sorted(path.name for path in (CREDENTIALS / "auth").iterdir() if path.suffix != ".salt")
 
 
 def parse_env_file(path):

@@ -10,10 +10,9 @@ import time
 
 import base64
 
-from conftest import CREDENTIALS, SERVER, ansible_playbook, aws, docker_exec, parse_env_file, psql
-from rotation import URL, app_password, db_password, mlflow_login, password
-# scripts/mlflow_load.py (rotation puts scripts/ on the path)
+from conftest import CREDENTIALS, SERVER, ansible_playbook, auth_users, aws, docker_exec, parse_env_file, psql
 from mlflow_load import LoadLoop, create_run
+from rotation import URL, app_password, db_password, mlflow_login, password
 
 # Two releases with schema migrations between them (3.17.0: trace analytics columns, job
 # tables), both installable from PyPI; 3.16.1 is older than the project's floor (3.17.0), so the
@@ -49,13 +48,10 @@ def current_secrets():
     secrets = {"db": (CREDENTIALS / "db_password").read_text().strip(),
                "db-app": (CREDENTIALS / "db_app_password").read_text().strip(),
                "kek": (CREDENTIALS / "mlflow_kek_passphrase").read_text().strip()}
-    for path in (CREDENTIALS / "auth").iterdir():
-        if path.suffix == ".salt":
-            continue
-        password = path.read_text().strip()
-        secrets[f"auth:{path.name}"] = password
+    for user in auth_users():
+        secrets[f"auth:{user}"] = password(user)
         # What a client sends in every request (Authorization: Basic ...).
-        secrets[f"auth-b64:{path.name}"] = base64.b64encode(f"{path.name}:{password}".encode()).decode()
+        secrets[f"auth-b64:{user}"] = base64.b64encode(f"{user}:{password(user)}".encode()).decode()
     # The key's base64 lines, but the first: it encodes the format's fixed header
     # ("openssh-key-v1", no cipher, no KDF, one key, "ssh-ed25519"), the same in every
     # unencrypted ed25519 key, the host's own keys included.
@@ -163,8 +159,7 @@ def prepare_broken_release():
 
 def rotation_state():
     """The secrets a rotation of everything replaces, and MLflow's database login."""
-    users = sorted(path.name for path in (CREDENTIALS / "auth").iterdir() if path.suffix != ".salt")
-    return {"auth": {user: password(user) for user in users}, "master": db_password(),
+    return {"auth": {user: password(user) for user in auth_users()}, "master": db_password(),
             "app": app_password(), "login": mlflow_login()}
 
 

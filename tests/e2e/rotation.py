@@ -3,12 +3,9 @@ the shared lifecycle (tests/e2e/test_upgrade.py): every secret read the way its 
 and the checks that the old ones open nothing."""
 import hashlib
 import re
-import sys
 
-from conftest import CREDENTIALS, POSTGRES, ROOT, SERVER, docker_exec
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from mlflow_load import new_session  # noqa: E402
+from conftest import CREDENTIALS, POSTGRES, SERVER, docker_exec
+from mlflow_load import new_session
 
 URL = "https://127.0.0.1:8443"
 

@@ -5,7 +5,7 @@ import stat
 import subprocess
 import uuid
 
-from conftest import BUCKET, CREDENTIALS, PREFIX, ROOT, aws, mlflow_client, parse_env_file, psql
+from conftest import BUCKET, CREDENTIALS, PREFIX, ROOT, auth_users, aws, mlflow_client, parse_env_file, psql
 
 
 def run_client(env_vars, experiment):
@@ -26,7 +26,7 @@ def test_env_file_names_everything_the_client_needs(client_env):
 def test_every_user_gets_an_env_file_that_works_wherever_it_is_copied(tmp_path):
     """One file per basic-auth user; copied with server-ca.pem to any directory (a data
     scientist's laptop), it names the certificate beside it and the client gets in."""
-    users = sorted(p.name for p in (CREDENTIALS / "auth").iterdir() if p.suffix != ".salt")
+    users = auth_users()
     files = sorted(p.stem for p in (CREDENTIALS / "clients").glob("*.env"))
     assert files == users and len(users) >= 2
     last = users[-1]
@@ -83,7 +83,7 @@ def test_generated_passwords_are_stored_with_a_fast_salted_hash_and_no_password(
 
     entries = dict(line.split(":", 1) for line in docker_exec(SERVER, "cat", "/etc/nginx/mlflow.htpasswd").stdout.splitlines()
                    if line and not line.startswith("#"))
-    users = sorted(p.name for p in (CREDENTIALS / "auth").iterdir() if p.suffix != ".salt")
+    users = auth_users()
     assert sorted(entries) == users
     for user, value in entries.items():
         assert value.startswith("{SSHA}"), (user, value[:10])

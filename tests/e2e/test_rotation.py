@@ -4,19 +4,16 @@ rotation of everything at once (the playbook's default) is the shared lifecycle'
 checked in tests/e2e/test_upgrade.py."""
 import hashlib
 import pathlib
-import sys
 import tempfile
 import time
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import CREDENTIALS, ROOT, ansible_playbook, mlflow_client, parse_env_file, psql
+from conftest import CREDENTIALS, ansible_playbook, mlflow_client, parse_env_file, psql
+from mlflow_load import LoadLoop, RunCreatingLoop, create_experiment, create_run
 from rotation import (APP_LOGINS, URL, app_password, assert_db_rotated, db_password, mlflow_login, password,
                       pg_login_works, status)
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from mlflow_load import LoadLoop, RunCreatingLoop, create_experiment, create_run  # noqa: E402
 
 
 def rotate(*extra):
