@@ -29,10 +29,18 @@ printf '[demo] == python venv + collections, beside Docker and the images (log: 
 phase "python venv + collections (downloads)" bash -c 'bash scripts/ensure-venv.sh runtime && .venv/bin/ansible-galaxy collection install -r requirements.yml >/dev/null' \
   >"$venv_log" 2>&1 &
 venv_lane=$!
+# A background lane ignores Ctrl-C (bash without job control): stop it with the demo.
+stop_tree() { local child; for child in $(pgrep -P "$1"); do stop_tree "$child"; done; kill "$1" 2>/dev/null || true; }
+trap 'stop_tree "$venv_lane"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 lane_status=0
 { phase "docker engine (installs when missing)" bash scripts/ensure-docker.sh &&
   phase "images (debootstrap, apt; cached)" bash scripts/build-images.sh demo; } || lane_status=1
-if ! wait "$venv_lane"; then
+venv_status=0
+wait "$venv_lane" || venv_status=$?
+trap - EXIT INT TERM
+if [ "$venv_status" -ne 0 ]; then
   cat "$venv_log" >&2
   printf '[demo] ERROR: the Python venv could not be set up (see above)\n' >&2
   exit 1

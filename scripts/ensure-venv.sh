@@ -29,7 +29,8 @@ if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c 'import ensurepi
   fi
 fi
 echo "[ensure-venv] installing the pinned ${files[-1]} into .venv" >&2
-[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+# Checked by its pip: a venv interrupted while being created has a python but no pip.
+[ -x "$venv/bin/pip" ] || "$python" -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
 # A package the pins replaced with one installing the same module (passlib -> libpass) goes
 # first, or its files would stay mixed with its successor's.
