@@ -19,10 +19,7 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
     die "missing: ${need_pkgs[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${need_pkgs[*]}) or run this as root on Debian/Ubuntu."
   fi
   log "installing ${need_pkgs[*]}"
-  # One apt at a time with ensure-venv.sh, which `make demo` runs beside this.
-  flock -w 600 /run/lock/mlflow-ansible-apt.lock bash -c \
-    'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null' _ "${need_pkgs[@]}" \
-    || die "apt-get could not install ${need_pkgs[*]}"
+  bash "$(dirname "$0")/apt-install.sh" "${need_pkgs[@]}" || die "apt-get could not install ${need_pkgs[*]}"
 fi
 
 docker info >/dev/null 2>&1 && exit 0

@@ -20,9 +20,7 @@ wanted=$(want "${files[@]}")
 python=${PYTHON:-python3}
 if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c 'import ensurepip' 2>/dev/null; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    # One apt at a time with ensure-docker.sh, which `make demo` runs beside this.
-    flock -w 600 /run/lock/mlflow-ansible-apt.lock bash -c \
-      'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null'
+    bash "$top/scripts/apt-install.sh" python3-venv
   else
     echo "[ensure-venv] ERROR: $python cannot create virtual environments; install python3-venv." >&2
     exit 1

@@ -49,9 +49,9 @@ def current_secrets():
                "db-app": (CREDENTIALS / "db_app_password").read_text().strip(),
                "kek": (CREDENTIALS / "mlflow_kek_passphrase").read_text().strip()}
     for user in auth_users():
-        secrets[f"auth:{user}"] = password(user)
+        secrets[f"auth:{user}"] = secret = password(user)
         # What a client sends in every request (Authorization: Basic ...).
-        secrets[f"auth-b64:{user}"] = base64.b64encode(f"{user}:{password(user)}".encode()).decode()
+        secrets[f"auth-b64:{user}"] = base64.b64encode(f"{user}:{secret}".encode()).decode()
     # The key's base64 lines, but the first: it encodes the format's fixed header
     # ("openssh-key-v1", no cipher, no KDF, one key, "ssh-ed25519"), the same in every
     # unencrypted ed25519 key, the host's own keys included.
