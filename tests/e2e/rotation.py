@@ -38,6 +38,14 @@ def mlflow_login():
     return match.group(1)
 
 
+def nginx_upstream_errors():
+    """The lines of nginx's error log about an upstream (a refused connection, a connection
+    closed or reset before the response, ...): none when no request was passed to an instance
+    that was restarting."""
+    log = docker_exec(SERVER, "cat", "/var/log/nginx/error.log").stdout
+    return [line for line in log.splitlines() if "upstream" in line]
+
+
 def digest(text):
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
