@@ -184,6 +184,29 @@ def _excused(finding, context):
     return None
 
 
+def _ticket_resumption(ca, session):
+    """testssl 3.0's check of TLS session resumption by ticket, without its race. testssl closes
+    openssl s_client's stdin at once; in TLS 1.3 the ticket comes after the handshake, and a
+    client that has already read EOF often leaves before it, so the session file stays empty,
+    the resuming connection fails and testssl reports "check failed because of connect problem"
+    (13 of 40 such s_client runs left no session against an idle openssl s_server here; 0 of 20
+    with stdin held open 0.5 s). Here stdin stays open a second. Returns "supported" or "not
+    supported", or None when a handshake fails (the server is not serving TLS)."""
+    def s_client(*args):
+        command = ["openssl", "s_client", "-connect", f"127.0.0.1:{HTTPS_PORT}", "-CAfile", str(ca),
+                   "-verify_return_error", *args]
+        return subprocess.run(["sh", "-c", 'sleep 1 | "$@"', "s_client", *command],
+                              capture_output=True, text=True, timeout=60)
+    if s_client("-sess_out", str(session)).returncode != 0:
+        return None
+    if not session.exists() or session.stat().st_size == 0:
+        return "not supported"
+    resumed = s_client("-sess_in", str(session))
+    if resumed.returncode != 0:
+        return None
+    return "supported" if re.search(r"^Reused,", resumed.stdout, re.M) else "not supported"
+
+
 def test_testssl_finds_nothing_above_low(tmp_path):
     testssl = _testssl_command()
     version = _testssl_version(testssl)
@@ -197,10 +220,11 @@ def test_testssl_finds_nothing_above_low(tmp_path):
                                input=certificate, capture_output=True, text=True).stdout.replace(
                                    "subject=", "").replace("issuer=", "").splitlines())) == 1
     # WARN/FATAL mean the scan itself went wrong (the controller's openssl lacking GOST is not);
-    # a scan with a check that lost its connection is repeated after a pause, at most twice
-    # (seen once in a full run on a loaded 2-core machine: sessionresumption_ticket "check
-    # failed because of connect problem" in two scans back to back). The findings judged are
-    # those of a complete scan.
+    # a scan with a check that lost its connection is repeated after a pause, at most twice.
+    # sessionresumption_ticket "check failed because of connect problem" is testssl's own race
+    # (_ticket_resumption): seen in two, then three scans back to back in full runs on a loaded
+    # 2-core machine; the test checks that one again itself. The findings judged are those of
+    # a complete scan.
     for attempt in (1, 2, 3):
         if attempt > 1:
             time.sleep(15)
@@ -211,6 +235,13 @@ def test_testssl_finds_nothing_above_low(tmp_path):
                  "--jsonfile", str(out), "--ip", "one", f"127.0.0.1:{HTTPS_PORT}"],
                 capture_output=True, text=True, timeout=600)
         findings = json.loads(out.read_text())
+        for finding in findings:
+            if finding["id"] == "sessionresumption_ticket" and "connect problem" in finding["finding"]:
+                rechecked = _ticket_resumption(ca, tmp_path / f"session-{attempt}.pem")
+                print(f"\ntestssl: sessionresumption_ticket: {finding['finding']}; checked again with "
+                      f"stdin held open: {rechecked or 'handshake failed'}")
+                if rechecked:
+                    finding.update(severity="INFO", finding=f"{rechecked} (checked again by the test)")
         scan_problems = [f for f in findings if f["severity"] in ("WARN", "FATAL") and f["id"] != "engine_problem"]
         if not scan_problems:
             break
