@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the container images the tests and `make demo` run on, without any registry:
-#   mlflow-ansible/debian:12, :13  systemd base images (debootstrap + docker import), with the
+#   mlflow-ansible/debian:12, :13  systemd base images (mmdebstrap + docker import), with the
 #                                  apt suites of Debian's AMIs (main, updates, security)
 #   mlflow-ansible/server:13       the EC2 instance stand-in: Debian 13 + sshd, sudo and
 #                                  cloud-init (NoCloud), as Debian's AMI boots
@@ -21,8 +21,8 @@ top=$(dirname "$here")
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 ca_dir=${EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
-debootstrap_cache=${DEBOOTSTRAP_CACHE:-/var/cache/mlflow-ansible/debootstrap}
-packages=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,procps,curl,kmod,udev,sudo
+# adduser: Debian's images have it (debootstrap's minbase brought it; mmdebstrap's does not).
+packages=adduser,systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,procps,curl,kmod,udev,sudo
 log() { printf '[build-images] %s\n' "$*" >&2; }
 
 base_hash() {
@@ -45,13 +45,22 @@ build_base() {
   local suite=$1 tag=$2 want root started=$SECONDS
   want=$(base_hash)
   if [ "$(current_hash "$tag")" = "$want" ]; then log "$tag is up to date"; return; fi
-  log "debootstrap $suite -> $tag"
+  log "mmdebstrap $suite -> $tag"
   root=$(mktemp -d /var/tmp/mlflow-ansible-rootfs.XXXXXX)
   trap 'rm -rf "$root"; trap - RETURN' RETURN
-  # Downloaded packages are kept for the next build (the image is rebuilt when this script
-  # or a trusted CA changes).
-  mkdir -p "$debootstrap_cache/$suite"
-  debootstrap --variant=minbase --cache-dir="$debootstrap_cache/$suite" --include="$packages" "$suite" "$root" "$mirror" >/dev/null
+  # mmdebstrap, not debootstrap: apt downloads the packages in parallel. A Debian 13 minbase
+  # from the network took 21-28 s against debootstrap's 50 s (2026-12-04); with the packages
+  # already downloaded it took 26 s either way, so nothing is cached between builds.
+  # Debian 12: merged /usr made by mmdebstrap's hook, which installs usr-is-merged as
+  # debootstrap does (without it apt picks usrmerge, and perl with it: 8 packages more than
+  # debootstrap's). Debian 13 comes merged by itself. The log is shown on failure only.
+  local hooks=() out
+  [ "$suite" != bookworm ] || hooks=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
+  out=$(mktemp)
+  if ! mmdebstrap --quiet --variant=minbase "${hooks[@]}" --include="$packages" "$suite" "$root" "$mirror" >"$out" 2>&1; then
+    tail -40 "$out" >&2; rm -f "$out"; log "mmdebstrap $suite failed"; return 1
+  fi
+  rm -f "$out"
   # The suites of Debian's own cloud images: the release, its updates and its security
   # fixes, so a host patches itself (unattended-upgrades) the way the real instance does.
   rm -f "$root/etc/apt/sources.list"

@@ -36,7 +36,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 lane_status=0
 { phase "docker engine (installs when missing)" bash scripts/ensure-docker.sh &&
-  phase "images (debootstrap, apt; cached)" bash scripts/build-images.sh demo; } || lane_status=1
+  phase "images (mmdebstrap, apt; cached)" bash scripts/build-images.sh demo; } || lane_status=1
 venv_status=0
 wait "$venv_lane" || venv_status=$?
 trap - EXIT INT TERM

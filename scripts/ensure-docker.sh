@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers, and that the image builder's tools exist.
 # - engine answers: nothing to do;
-# - otherwise, as root on Debian/Ubuntu: install docker.io (and debootstrap),
+# - otherwise, as root on Debian/Ubuntu: install docker.io (and mmdebstrap),
 #   start the engine (systemd when it runs, else dockerd in the background);
 # - otherwise: fail with what to do, before anything was changed.
 set -euo pipefail
@@ -9,7 +9,7 @@ log() { printf '[ensure-docker] %s\n' "$*" >&2; }
 die() { printf '[ensure-docker] ERROR: %s\n' "$*" >&2; exit 1; }
 
 need_pkgs=()
-command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+command -v mmdebstrap >/dev/null 2>&1 || need_pkgs+=(mmdebstrap)
 if ! docker info >/dev/null 2>&1; then
   command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 fi
