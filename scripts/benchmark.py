@@ -11,8 +11,9 @@ Needs a converged local stack (`make demo`). Prints, with the machine's core cou
      can cost;
   4. throughput and p50/p99 latency of a representative MLflow API call (runs/get), through
      nginx (HTTPS + basic auth) and directly on MLflow's 127.0.0.1 ports (the instances nginx
-     spreads requests over, in turn), both measured from inside the host by the same client, at concurrency 1 and 8, in alternating rounds, and
-     their ratios (throughput: the median of the rounds' ratios, with their range).
+     spreads requests over, in turn), both measured from inside the host by the same client,
+     at concurrency 1 and 8, in alternating rounds, and their ratios (throughput: the median
+     of the rounds' ratios, with their range).
 All traffic stays on loopback or goes into the project's own container; every loop is bounded.
 """
 from __future__ import annotations

@@ -24,6 +24,16 @@ ca_dir=${EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
 # adduser: Debian's images have it (debootstrap's minbase brought it; mmdebstrap's does not).
 packages=adduser,systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,procps,curl,kmod,udev,sudo
 log() { printf '[build-images] %s\n' "$*" >&2; }
+# Runs a command with its output kept aside, shown (the last 40 lines) only when it fails.
+quietly() {
+  local what=$1 out
+  shift
+  out=$(mktemp)
+  if ! "$@" >"$out" 2>&1; then
+    tail -40 "$out" >&2; rm -f "$out"; log "$what failed"; return 1
+  fi
+  rm -f "$out"
+}
 
 base_hash() {
   # Everything that changes a base image: the base part of this script, the trusted CAs and
@@ -53,14 +63,11 @@ build_base() {
   # already downloaded it took 26 s either way, so nothing is cached between builds.
   # Debian 12: merged /usr made by mmdebstrap's hook, which installs usr-is-merged as
   # debootstrap does (without it apt picks usrmerge, and perl with it: 8 packages more than
-  # debootstrap's). Debian 13 comes merged by itself. The log is shown on failure only.
-  local hooks=() out
+  # debootstrap's). Debian 13 comes merged by itself.
+  local hooks=()
   [ "$suite" != bookworm ] || hooks=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
-  out=$(mktemp)
-  if ! mmdebstrap --quiet --variant=minbase "${hooks[@]}" --include="$packages" "$suite" "$root" "$mirror" >"$out" 2>&1; then
-    tail -40 "$out" >&2; rm -f "$out"; log "mmdebstrap $suite failed"; return 1
-  fi
-  rm -f "$out"
+  quietly "mmdebstrap $suite" mmdebstrap --quiet --variant=minbase "${hooks[@]}" --include="$packages" "$suite" "$root" "$mirror" \
+    || return 1
   # The suites of Debian's own cloud images: the release, its updates and its security
   # fixes, so a host patches itself (unattended-upgrades) the way the real instance does.
   rm -f "$root/etc/apt/sources.list"
@@ -117,15 +124,12 @@ UNIT
 }
 
 build_derived() {
-  local dir=$1 base=$2 tag=$3 want out started=$SECONDS
+  local dir=$1 base=$2 tag=$3 want started=$SECONDS
   want=$(derived_hash "$dir" "$base")
   if [ "$(current_hash "$tag")" = "$want" ]; then log "$tag is up to date"; return; fi
   log "docker build $dir -> $tag"
-  out=$(mktemp)
-  if ! DOCKER_BUILDKIT=0 docker build --label "mlflow-ansible.inputs=$want" -t "$tag" "$top/tests/images/$dir" >"$out" 2>&1; then
-    tail -40 "$out" >&2; rm -f "$out"; log "building $tag failed"; return 1
-  fi
-  rm -f "$out"
+  quietly "building $tag" env DOCKER_BUILDKIT=0 docker build --label "mlflow-ansible.inputs=$want" -t "$tag" "$top/tests/images/$dir" \
+    || return 1
   log "$tag built in $((SECONDS - started)) s"
 }
 
