@@ -15,6 +15,20 @@ def test_mlflow_instances_are_running_and_enabled_at_boot(target, unit):
     assert service.is_enabled, f"{unit} is not enabled at boot"
 
 
+# systemd's "unit started" journal message (SD_MESSAGE_UNIT_STARTED).
+UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf"
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_a_new_host_starts_each_mlflow_instance_once(target, unit):
+    # The first converge starts the instances after writing their code and configuration: the
+    # restart handler those changes notified leaves them alone, and the rerun (idempotence)
+    # restarts nothing. This module runs before test_zz_restart, which restarts them.
+    out = target.host.check_output(f"journalctl --no-pager -o cat -u {unit}.service MESSAGE_ID={UNIT_STARTED}")
+    starts = out.splitlines()
+    assert len(starts) == 1, f"{unit} started {len(starts)} times since boot: {starts}"
+
+
 def _listening(target):
     """(address, port) of every listening TCP socket."""
     out = target.host.check_output("ss -Htln")
@@ -90,6 +104,16 @@ def test_sensitive_files_have_strict_owners_and_modes(target, path, user, group,
 def test_venv_is_not_writable_by_the_service_user(target):
     result = target.host.run("setpriv --reuid=mlflow --regid=mlflow --clear-groups touch /opt/mlflow/venv/bin/probe")
     assert result.rc != 0, "the mlflow user can modify its own code"
+
+
+def test_venv_holds_bytecode_the_service_user_can_read(target):
+    # The mlflow user cannot write the bytecode itself: without it here, each MLflow process
+    # would compile its imports again at every start.
+    counts = target.host.check_output(
+        "cd /opt/mlflow/venv/lib/python3*/site-packages/mlflow"
+        " && find . -name '*.py' | wc -l && find . -name '*.pyc' -perm -0004 | wc -l").split()
+    modules, readable = int(counts[0]), int(counts[1])
+    assert modules > 100 and readable == modules, f"{readable} readable .pyc files for {modules} modules"
 
 
 def test_htpasswd_holds_bcrypt_hashes_of_the_configured_users(target, users, test_vars):
