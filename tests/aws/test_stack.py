@@ -140,6 +140,13 @@ class TestProvisionedStack:
         finally:
             rerun_calls = recorder.stop()
 
+        # Someone disassociates the Elastic IP (console, another tool): the next run associates it again.
+        ec2 = aws("ec2")
+        [associated] = ec2.describe_addresses()["Addresses"]
+        ec2.disassociate_address(AssociationId=associated["AssociationId"])
+        reassociate = _timed(playbook("provision.yml", PRODUCTION_LIKE), "provision (address disassociated outside Ansible)")
+        address_reassociated = ec2.describe_addresses()["Addresses"]
+
         # A colleague's fresh clone of the inventory: nothing on this controller.
         _empty(playbook.credentials_dir)
         recorder.start()
@@ -148,7 +155,6 @@ class TestProvisionedStack:
         finally:
             clone_calls = recorder.stop()
 
-        ec2 = aws("ec2")
         yield {
             "stored": stored,
             "local_after_first": local_after_first,
@@ -168,6 +174,8 @@ class TestProvisionedStack:
             "after_replace": after_replace,
             "address_before": address_before,
             "address_after": address_after,
+            "reassociate": reassociate,
+            "address_reassociated": address_reassociated,
             "instances": server_instances(aws, states=("running",)),
             "groups": {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]},
         }
@@ -208,6 +216,12 @@ class TestProvisionedStack:
         assert _modify_requests(stack["rerun_calls"]) == []
         assert any(c.action == "DescribeDBInstances" for c in stack["rerun_calls"])  # the recorder saw the run
         assert aws("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"][0]["EngineVersion"] == "17.6"
+
+    def test_an_address_disassociated_outside_ansible_is_associated_again(self, stack):
+        assert _succeeded(stack["reassociate"]).recap["changed"] > 0
+        [address] = stack["address_reassociated"]
+        assert address["InstanceId"] == stack["instances"][0]["InstanceId"]
+        assert address["AllocationId"] == stack["address_after"][0]["AllocationId"]
 
     # ---- the secrets, shared through the parameter store ----
 
