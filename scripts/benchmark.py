@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from mlflow_load import LoadLoop, create_run, latency_summary  # noqa: E402
 
 CREDENTIALS = ROOT / ".credentials" / "local"
-URL = "https://127.0.0.1:8443"
+# The local stack publishes the server's 443 here (LOCAL_HTTPS_PORT moves it).
+URL = f"https://127.0.0.1:{int(os.environ.get('LOCAL_HTTPS_PORT', '8443'))}"
 SERVER = "mlflow-local-server"
 REQUESTS = 400  # per measurement (split over the client threads)
 ROUNDS = 5  # measurements of each path at each level, alternating

@@ -1,7 +1,7 @@
 """Fixtures for the end-to-end tests: the local stack converged by site.yml.
 
 Everything is reached the way a user reaches it: the MLflow client env file written by
-site.yml, HTTPS on 127.0.0.1:8443, the emulated S3 on 127.0.0.1:5500, and `docker exec`
+site.yml, HTTPS on 127.0.0.1:8443 (LOCAL_HTTPS_PORT moves it, as for the stack), the emulated S3 on 127.0.0.1:5500, and `docker exec`
 into the server and PostgreSQL containers (the "host" and the "RDS" of the stack).
 """
 import os
@@ -21,6 +21,11 @@ POSTGRES = "mlflow-local-postgres"
 AWS_ENDPOINT = os.environ.get("MLFLOW_STACK_AWS_ENDPOINT", "http://127.0.0.1:5500")
 BUCKET = "mlflow-local-artifacts"
 PREFIX = "mlflow"
+# The ports the local stack publishes on 127.0.0.1, moved by the same variables as
+# scripts/local-stack.sh and inventories/local.
+HTTPS_PORT = int(os.environ.get("LOCAL_HTTPS_PORT", "8443"))
+SSH_PORT = int(os.environ.get("LOCAL_SSH_PORT", "2222"))
+URL = f"https://127.0.0.1:{HTTPS_PORT}"
 # scripts/mlflow_load.py, the client loops the rotation tests share with the benchmark.
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -102,7 +107,6 @@ def psql(sql):
     return docker_exec(POSTGRES, "su", "postgres", "-c", "psql -tA -d mlflow", input_text=sql).stdout
 
 
-SSH_PORT = int(os.environ.get("LOCAL_SSH_PORT", "2222"))
 SSH_KEY = CREDENTIALS / "ssh_key"
 KNOWN_HOSTS = CREDENTIALS / "known_hosts"
 

@@ -4,10 +4,8 @@ and the checks that the old ones open nothing."""
 import hashlib
 import re
 
-from conftest import CREDENTIALS, POSTGRES, SERVER, docker_exec
+from conftest import CREDENTIALS, POSTGRES, SERVER, URL, docker_exec
 from mlflow_load import new_session
-
-URL = "https://127.0.0.1:8443"
 
 
 def password(user):

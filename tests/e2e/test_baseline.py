@@ -1,11 +1,13 @@
 """The host baseline (issue 16), measured on a converged server from outside the roles.
 
 The server is reached as a user or an auditor would reach it:
-- `docker exec` into the container named by MLFLOW_E2E_SERVER (default mlflow-local-server),
-  the stand-in of the EC2 host;
-- SSH on 127.0.0.1:MLFLOW_E2E_SSH_PORT (default 2222) as MLFLOW_E2E_SSH_USER (default admin)
-  with the private key MLFLOW_E2E_SSH_KEY;
-- HTTPS on 127.0.0.1:MLFLOW_E2E_HTTPS_PORT (default 8443).
+- `docker exec` into the container named by E2E_SERVER (default mlflow-local-server), the
+  stand-in of the EC2 host;
+- SSH on 127.0.0.1:E2E_SSH_PORT as E2E_SSH_USER (default admin) with the private key
+  E2E_SSH_KEY;
+- HTTPS on 127.0.0.1:E2E_HTTPS_PORT.
+The ports default to the local stack's (2222 and 8443, or LOCAL_SSH_PORT and LOCAL_HTTPS_PORT);
+tests/e2e/test_security.py reads the same E2E_SERVER and E2E_HTTPS_PORT.
 
 Independent auditors score the host: lynis (hardening index >= 80, run from a temporary copy of
 Debian's package, never installed), ssh-audit (no failure-level finding) and testssl.sh (no
@@ -25,13 +27,15 @@ import time
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+import conftest
+
+ROOT = conftest.ROOT
 VENV_BIN = ROOT / ".venv" / "bin"
-SERVER = os.environ.get("MLFLOW_E2E_SERVER", "mlflow-local-server")
-SSH_PORT = int(os.environ.get("MLFLOW_E2E_SSH_PORT", "2222"))
-HTTPS_PORT = int(os.environ.get("MLFLOW_E2E_HTTPS_PORT", "8443"))
-SSH_USER = os.environ.get("MLFLOW_E2E_SSH_USER", "admin")
-SSH_KEY = os.environ.get("MLFLOW_E2E_SSH_KEY", str(ROOT / ".credentials" / "local" / "ssh_key"))
+SERVER = os.environ.get("E2E_SERVER", conftest.SERVER)
+SSH_PORT = int(os.environ.get("E2E_SSH_PORT", conftest.SSH_PORT))
+HTTPS_PORT = int(os.environ.get("E2E_HTTPS_PORT", conftest.HTTPS_PORT))
+SSH_USER = os.environ.get("E2E_SSH_USER", "admin")
+SSH_KEY = os.environ.get("E2E_SSH_KEY", str(conftest.SSH_KEY))
 LYNIS_PROFILE = pathlib.Path(__file__).resolve().parent / "lynis" / "container.prf"
 LYNIS_MIN_INDEX = 80
 # A user that exists on the host with the admin's key but is not in AllowUsers.
@@ -65,7 +69,7 @@ def ssh(user, *command, key=None, options=()):
 
 def admin_key():
     if not SSH_KEY or not pathlib.Path(SSH_KEY).is_file():
-        pytest.fail(f"MLFLOW_E2E_SSH_KEY must name the private key of {SSH_USER}@server (got {SSH_KEY!r})")
+        pytest.fail(f"E2E_SSH_KEY must name the private key of {SSH_USER}@server (got {SSH_KEY!r})")
     return SSH_KEY
 
 

@@ -5,7 +5,7 @@ import stat
 import subprocess
 import uuid
 
-from conftest import BUCKET, CREDENTIALS, PREFIX, ROOT, auth_users, aws, mlflow_client, parse_env_file, psql
+from conftest import BUCKET, CREDENTIALS, PREFIX, ROOT, URL, auth_users, aws, mlflow_client, parse_env_file, psql
 
 
 def run_client(env_vars, experiment):
@@ -14,7 +14,7 @@ def run_client(env_vars, experiment):
 
 
 def test_env_file_names_everything_the_client_needs(client_env):
-    assert client_env["MLFLOW_TRACKING_URI"] == "https://127.0.0.1:8443"
+    assert client_env["MLFLOW_TRACKING_URI"] == URL
     assert client_env["MLFLOW_TRACKING_USERNAME"]
     assert len(client_env["MLFLOW_TRACKING_PASSWORD"]) >= 24
     assert os.path.isfile(client_env["MLFLOW_TRACKING_SERVER_CERT_PATH"])

@@ -13,7 +13,8 @@
 Every client runs inside a container of the server's Docker network, so each has its own
 address, none of them on the jail's ignore list. By default the containers of the local stack;
 the environment names others (a stack of one's own):
-  E2E_SERVER (mlflow-local-server), E2E_HTTPS_PORT (8443: the server's 443 on the controller),
+  E2E_SERVER (mlflow-local-server), E2E_HTTPS_PORT (the server's 443 on the controller: the
+  local stack's, 8443 or LOCAL_HTTPS_PORT),
   E2E_ATTACKER (mlflow-local-postgres), E2E_CLIENT (mlflow-local-moto),
   E2E_CLIENT_ENV (.credentials/local/mlflow-client.env: user and password),
   E2E_UPSTREAM_UNITS / E2E_UPSTREAM_PORTS (mlflow.service mlflow-2.service / 5000 5001),
@@ -36,10 +37,11 @@ import time
 import pytest
 import yaml
 
+import conftest
 from conftest import CREDENTIALS, ROOT, docker_exec, parse_env_file
 
-SERVER = os.environ.get("E2E_SERVER", "mlflow-local-server")
-HTTPS_PORT = int(os.environ.get("E2E_HTTPS_PORT", "8443"))
+SERVER = os.environ.get("E2E_SERVER", conftest.SERVER)
+HTTPS_PORT = int(os.environ.get("E2E_HTTPS_PORT", conftest.HTTPS_PORT))
 ATTACKER = os.environ.get("E2E_ATTACKER", "mlflow-local-postgres")
 CLIENT = os.environ.get("E2E_CLIENT", "mlflow-local-moto")
 CLIENT_ENV = pathlib.Path(os.environ.get("E2E_CLIENT_ENV", str(CREDENTIALS / "mlflow-client.env")))
