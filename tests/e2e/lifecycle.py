@@ -10,9 +10,9 @@ import time
 
 import base64
 
-from conftest import CREDENTIALS, SERVER, ansible_playbook, auth_users, aws, docker_exec, parse_env_file, psql
+from conftest import CREDENTIALS, SERVER, URL, ansible_playbook, auth_users, aws, docker_exec, parse_env_file, psql
 from mlflow_load import LoadLoop, create_run
-from rotation import URL, app_password, db_password, mlflow_login, password
+from rotation import app_password, db_password, mlflow_login, password
 
 # Two releases with schema migrations between them (3.17.0: trace analytics columns, job
 # tables), both installable from PyPI; 3.16.1 is older than the project's floor (3.17.0), so the

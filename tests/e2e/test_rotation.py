@@ -10,9 +10,9 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import CREDENTIALS, ansible_playbook, mlflow_client, parse_env_file, psql
+from conftest import CREDENTIALS, URL, ansible_playbook, mlflow_client, parse_env_file, psql
 from mlflow_load import LoadLoop, RunCreatingLoop, create_experiment, create_run
-from rotation import (APP_LOGINS, URL, app_password, assert_db_rotated, db_password, mlflow_login,
+from rotation import (APP_LOGINS, app_password, assert_db_rotated, db_password, mlflow_login,
                       nginx_upstream_errors, password, pg_login_works, status)
 
 
