@@ -83,6 +83,43 @@ def _succeeded(run):
     return run
 
 
+def _network(aws) -> dict:
+    """The stack's VPC (its id and DNS hostnames), its subnets by Name (the tags, as a dict,
+    and whether an instance launched in each gets a public IP) and its public route table."""
+    ec2 = aws("ec2")
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{STACK}-vpc"]}])["Vpcs"]
+    hostnames = ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute="enableDnsHostnames")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
+    tagged = [{**s, "Tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])}} for s in subnets]
+    [table] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+                                                 {"Name": "tag:Name", "Values": [f"{STACK}-public"]}])["RouteTables"]
+    return {
+        "vpc_id": vpc["VpcId"],
+        "vpc_tags": {t["Key"]: t["Value"] for t in vpc.get("Tags", [])},
+        "dns_hostnames": hostnames["EnableDnsHostnames"]["Value"],
+        "subnets": {s["Tags"]["Name"]: {"SubnetId": s["SubnetId"], "Tags": s["Tags"],
+                                        "MapPublicIpOnLaunch": s["MapPublicIpOnLaunch"]} for s in tagged},
+        "route_table": {"id": table["RouteTableId"],
+                        "routes": sorted((r.get("DestinationCidrBlock"), r.get("GatewayId")) for r in table["Routes"]),
+                        "subnets": sorted(a["SubnetId"] for a in table["Associations"] if a.get("SubnetId"))},
+    }
+
+
+def _iam(aws) -> dict:
+    """The server's IAM role as the rerun converges it: tags, trust policy, description, managed
+    policies attached, and the roles its instance profile holds."""
+    iam = aws("iam")
+    role = iam.get_role(RoleName=SERVER)["Role"]
+    return {
+        "tags": {t["Key"]: t["Value"] for t in role.get("Tags", [])},
+        "trust": role["AssumeRolePolicyDocument"],
+        "description": role.get("Description"),
+        "attached": [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=SERVER)["AttachedPolicies"]],
+        "profile_roles": [r["RoleName"] for r in
+                          iam.get_instance_profile(InstanceProfileName=SERVER)["InstanceProfile"]["Roles"]],
+    }
+
+
 def _modify_requests(calls):
     return [c for c in calls if c.action == "ModifyDBInstance"]
 
@@ -144,8 +181,35 @@ class TestProvisionedStack:
         ec2 = aws("ec2")
         [associated] = ec2.describe_addresses()["Addresses"]
         ec2.disassociate_address(AssociationId=associated["AssociationId"])
-        reassociate = _timed(playbook("provision.yml", PRODUCTION_LIKE), "provision (address disassociated outside Ansible)")
+        # The network and the server's IAM role are changed by hand too, where a rerun that finds
+        # them as wanted skips their modules: DNS hostnames off, a public IP on launch in the
+        # public subnet, a tag added to one database subnet and a stack tag taken from the other,
+        # the default route deleted; a managed policy attached to the role, the role taken out of
+        # its instance profile.
+        network_before, iam_before = _network(aws), _iam(aws)
+        subnets = network_before["subnets"]
+        db_a, db_b = sorted(name for name in subnets if "-db-" in name)
+        stack_tag = next(key for key in subnets[db_b]["Tags"] if key != "Name")
+        ec2.modify_vpc_attribute(VpcId=network_before["vpc_id"], EnableDnsHostnames={"Value": False})
+        ec2.modify_subnet_attribute(SubnetId=subnets[f"{STACK}-public"]["SubnetId"], MapPublicIpOnLaunch={"Value": True})
+        ec2.create_tags(Resources=[subnets[db_a]["SubnetId"]], Tags=[{"Key": "added-by-hand", "Value": "yes"}])
+        ec2.delete_tags(Resources=[subnets[db_b]["SubnetId"]], Tags=[{"Key": stack_tag}])
+        ec2.delete_route(RouteTableId=network_before["route_table"]["id"], DestinationCidrBlock="0.0.0.0/0")
+        iam = aws("iam")
+        by_hand = iam.create_policy(PolicyName="added-by-hand", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+        iam.attach_role_policy(RoleName=SERVER, PolicyArn=by_hand["Policy"]["Arn"])
+        iam.remove_role_from_instance_profile(InstanceProfileName=SERVER, RoleName=SERVER)
+        network_drifted, iam_drifted = _network(aws), _iam(aws)
+        recorder.start()  # the repairs' calls too, for test_stack_permissions.py
+        try:
+            reassociate = _timed(playbook("provision.yml", PRODUCTION_LIKE),
+                                 "provision (address, network and IAM role changed outside Ansible)")
+        finally:
+            recorder.stop()
         address_reassociated = ec2.describe_addresses()["Addresses"]
+        network_repaired, iam_repaired = _network(aws), _iam(aws)
+        iam.delete_policy(PolicyArn=by_hand["Policy"]["Arn"])  # detached by the run; destroy knows nothing of it
 
         # A colleague's fresh clone of the inventory: nothing on this controller.
         _empty(playbook.credentials_dir)
@@ -176,6 +240,12 @@ class TestProvisionedStack:
             "address_after": address_after,
             "reassociate": reassociate,
             "address_reassociated": address_reassociated,
+            "network_before": network_before,
+            "network_drifted": network_drifted,
+            "network_repaired": network_repaired,
+            "iam_before": iam_before,
+            "iam_drifted": iam_drifted,
+            "iam_repaired": iam_repaired,
             "instances": server_instances(aws, states=("running",)),
             "groups": {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]},
         }
@@ -222,6 +292,22 @@ class TestProvisionedStack:
         [address] = stack["address_reassociated"]
         assert address["InstanceId"] == stack["instances"][0]["InstanceId"]
         assert address["AllocationId"] == stack["address_after"][0]["AllocationId"]
+
+    def test_a_network_changed_outside_ansible_is_set_back(self, stack):
+        before, drifted, repaired = stack["network_before"], stack["network_drifted"], stack["network_repaired"]
+        default_routes = [route for route in before["route_table"]["routes"] if route[0] == "0.0.0.0/0"]
+        assert before["dns_hostnames"] is True and [gw[:4] for _, gw in default_routes] == ["igw-"]
+        # Each hand change landed: on the VPC, on each of the three subnets, on the route table.
+        assert drifted["dns_hostnames"] is False
+        assert [name for name in before["subnets"] if drifted["subnets"][name] == before["subnets"][name]] == []
+        assert default_routes[0] not in drifted["route_table"]["routes"]
+        assert repaired == before
+
+    def test_an_iam_role_changed_outside_ansible_is_set_back(self, stack):
+        before, drifted, repaired = stack["iam_before"], stack["iam_drifted"], stack["iam_repaired"]
+        assert before["attached"] == [] and before["profile_roles"] == [SERVER]
+        assert drifted["attached"] == ["added-by-hand"] and drifted["profile_roles"] == []
+        assert repaired == before
 
     # ---- the secrets, shared through the parameter store ----
 
