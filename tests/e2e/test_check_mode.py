@@ -6,7 +6,7 @@ unchanged); a plain run then repairs it. One `--check` run proves both: a spurio
 anywhere shows up in the set of changed tasks."""
 import re
 
-from conftest import SERVER, ansible_playbook, assert_changed_exactly, docker_exec
+from conftest import SERVER, ansible_playbook, assert_changed_exactly, changed_tasks, docker_exec
 
 SITE = "/etc/nginx/sites-available/mlflow.conf"
 ENABLED = "/etc/nginx/sites-enabled/mlflow.conf"
@@ -45,3 +45,25 @@ def test_check_mode_reports_drift_without_fixing_it_and_a_run_repairs_it():
     assert docker_exec(SERVER, "cat", SITE).stdout == before
     assert docker_exec(SERVER, "readlink", ENABLED).stdout.strip() == SITE
     assert "198.51.100.7" not in docker_exec(SERVER, "ufw", "status").stdout
+
+
+VENV = "/opt/mlflow/venv"
+
+
+def test_a_package_taken_out_of_the_venv_is_put_back_by_a_rerun():
+    """A rerun reads the venv instead of running pip (tasks/plan.yml): a package missing by
+    hand, here the driver psycopg[binary] brings in as an extra, must still make it run pip
+    (the pip module alone would not see it: it reads neither extras nor markers)."""
+    docker_exec(SERVER, f"{VENV}/bin/python", "-m", "pip", "uninstall", "--yes", "--quiet", "psycopg-binary")
+    run = ansible_playbook("site.yml", "--tags", "mlflow")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert ("mlflow : Install MLflow and its database and S3 clients into the release's venv", SERVER) in (
+        changed_tasks(run.stdout)), run.stdout[-4000:]
+    impl = docker_exec(SERVER, f"{VENV}/bin/python", "-c", "import psycopg; print(psycopg.pq.__impl__)").stdout
+    assert impl.strip() == "binary"
+    # Put back, the venv reads as installed again: the next run leaves pip alone.
+    again = ansible_playbook("site.yml", "--tags", "mlflow")
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert_changed_exactly(again.stdout, set())
+    assert re.search(r"TASK \[mlflow : Install MLflow and its database and S3 clients into the release's venv\] \*+\n"
+                     r"skipping: \[" + SERVER, again.stdout), again.stdout[-4000:]
