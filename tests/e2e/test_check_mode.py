@@ -6,7 +6,7 @@ unchanged); a plain run then repairs it. One `--check` run proves both: a spurio
 anywhere shows up in the set of changed tasks."""
 import re
 
-from conftest import SERVER, ansible_playbook, assert_changed_exactly, changed_tasks, docker_exec
+from conftest import CREDENTIALS, SERVER, ansible_playbook, assert_changed_exactly, changed_tasks, docker_exec
 
 SITE = "/etc/nginx/sites-available/mlflow.conf"
 ENABLED = "/etc/nginx/sites-enabled/mlflow.conf"
@@ -67,3 +67,27 @@ def test_a_package_taken_out_of_the_venv_is_put_back_by_a_rerun():
     assert_changed_exactly(again.stdout, set())
     assert re.search(r"TASK \[mlflow : Install MLflow and its database and S3 clients into the release's venv\] \*+\n"
                      r"skipping: \[" + SERVER, again.stdout), again.stdout[-4000:]
+
+
+def test_controller_files_changed_by_hand_are_set_back():
+    """The credentials and client_env roles read their directories and env files on the
+    controller (playbooks/lookup_plugins/controller_file_modes.py) and write only what differs:
+    a mode opened by hand or an edited env file must still be set back, and only those."""
+    clients, auth = CREDENTIALS / "clients", CREDENTIALS / "auth"
+    user_env, demo_env = clients / "ci-bot.env", CREDENTIALS / "mlflow-client.env"
+    before = {path: path.read_text() for path in (user_env, demo_env)}
+    auth.chmod(0o755)
+    clients.chmod(0o755)
+    user_env.chmod(0o644)
+    demo_env.write_text(before[demo_env].replace("MLFLOW_TRACKING_URI=", "MLFLOW_TRACKING_URI=https://elsewhere.example"))
+    run = ansible_playbook("site.yml", "--tags", "client")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert_changed_exactly(run.stdout, {
+        ("credentials : Create the credentials directories on the controller", "localhost"),
+        ("client_env : Create the client directories on the controller", SERVER),
+        ("client_env : Write one MLflow client env file per user", SERVER),
+        ("client_env : Write the env file of the first user where make demo points", SERVER),
+    })
+    modes = {path.name: oct(path.stat().st_mode & 0o777) for path in (auth, clients, user_env, demo_env)}
+    assert modes == {"auth": "0o700", "clients": "0o700", "ci-bot.env": "0o600", "mlflow-client.env": "0o600"}
+    assert {path: path.read_text() for path in before} == before
