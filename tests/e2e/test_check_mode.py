@@ -10,6 +10,7 @@ from conftest import CREDENTIALS, SERVER, ansible_playbook, assert_changed_exact
 
 SITE = "/etc/nginx/sites-available/mlflow.conf"
 ENABLED = "/etc/nginx/sites-enabled/mlflow.conf"
+VENV = "/opt/mlflow/venv"
 STRAY_RULE = ["ufw", "allow", "from", "198.51.100.7", "to", "any", "port", "8080", "proto", "tcp"]
 
 
@@ -45,9 +46,6 @@ def test_check_mode_reports_drift_without_fixing_it_and_a_run_repairs_it():
     assert docker_exec(SERVER, "cat", SITE).stdout == before
     assert docker_exec(SERVER, "readlink", ENABLED).stdout.strip() == SITE
     assert "198.51.100.7" not in docker_exec(SERVER, "ufw", "status").stdout
-
-
-VENV = "/opt/mlflow/venv"
 
 
 def test_a_package_taken_out_of_the_venv_is_put_back_by_a_rerun():
