@@ -89,3 +89,39 @@ def test_controller_files_changed_by_hand_are_set_back():
     modes = {path.name: oct(path.stat().st_mode & 0o777) for path in (auth, clients, user_env, demo_env)}
     assert modes == {"auth": "0o700", "clients": "0o700", "ci-bot.env": "0o600", "mlflow-client.env": "0o600"}
     assert {path: path.read_text() for path in before} == before
+
+
+# One hand change per host role that reads its paths at once (playbooks/library/
+# managed_paths_info.py) and skips a file task whose path reads as wanted: content, mode and
+# type, each must still make its task run, and only its task (and the handlers it notifies).
+HOST_DRIFT = {
+    "chmod 0600 /etc/issue.net": ("os_hardening : Show the login warning banner", "stat -c %a /etc/issue.net", "644"),
+    "echo '#by hand' >> /etc/systemd/journald.conf.d/50-os-hardening.conf": (
+        "os_hardening : Keep the journal on disk with a size cap",
+        "grep -c 'by hand' /etc/systemd/journald.conf.d/50-os-hardening.conf || true", "0"),
+    "echo '#by hand' >> /etc/needrestart/conf.d/50-mlflow.conf": (
+        "unattended_upgrades : Restart MLflow, nginx and other services automatically when their libraries change",
+        "grep -c 'by hand' /etc/needrestart/conf.d/50-mlflow.conf || true", "0"),
+    "chmod 0755 /var/lib/mlflow": ("mlflow : Create the MLflow state directory", "stat -c %a /var/lib/mlflow", "750"),
+    "chgrp root /etc/nginx/mlflow.htpasswd": ("nginx : Render the basic-auth password file",
+                                              "stat -c %G /etc/nginx/mlflow.htpasswd", "www-data"),
+    "ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default": (
+        "nginx : Remove the default site", "test -e /etc/nginx/sites-enabled/default && echo present || echo absent",
+        "absent"),
+    "sed -i 's/^maxretry.*/maxretry = 99/' /etc/fail2ban/jail.d/mlflow.local": (
+        "fail2ban : Install the filter, the ban actions and the jails",
+        "grep -c 'maxretry = 99' /etc/fail2ban/jail.d/mlflow.local || true", "0"),
+}
+HOST_DRIFT_HANDLERS = {"os_hardening : Restart journald", "nginx : Reload the nginx service",
+                       "fail2ban : Restart the fail2ban service"}
+
+
+def test_host_files_changed_by_hand_are_set_back():
+    for change in HOST_DRIFT:
+        docker_exec(SERVER, "sh", "-c", change)
+    run = ansible_playbook("site.yml", "--tags", "os_hardening,unattended_upgrades,mlflow,nginx,fail2ban")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert_changed_exactly(run.stdout, {(task, SERVER) for task, _, _ in HOST_DRIFT.values()}
+                           | {(handler, SERVER) for handler in HOST_DRIFT_HANDLERS})
+    for task, probe, wanted in HOST_DRIFT.values():
+        assert docker_exec(SERVER, "sh", "-c", probe).stdout.strip() == wanted, task
