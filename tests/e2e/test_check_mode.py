@@ -91,9 +91,10 @@ def test_controller_files_changed_by_hand_are_set_back():
     assert {path: path.read_text() for path in before} == before
 
 
-# One hand change per host role that reads its paths at once (playbooks/library/
-# managed_paths_info.py) and skips a file task whose path reads as wanted: content, mode and
-# type, each must still make its task run, and only its task (and the handlers it notifies).
+# Hand changes in each host role that reads its paths and units at once (playbooks/library/
+# managed_state_info.py) and skips a file or service task whose path or unit reads as wanted:
+# content, mode, group, type, a unit disabled or stopped; each must still make its task run,
+# and only its task (and the handlers it notifies).
 HOST_DRIFT = {
     "chmod 0600 /etc/issue.net": ("os_hardening : Show the login warning banner", "stat -c %a /etc/issue.net", "644"),
     "echo '#by hand' >> /etc/systemd/journald.conf.d/50-os-hardening.conf": (
@@ -102,6 +103,12 @@ HOST_DRIFT = {
     "echo '#by hand' >> /etc/needrestart/conf.d/50-mlflow.conf": (
         "unattended_upgrades : Restart MLflow, nginx and other services automatically when their libraries change",
         "grep -c 'by hand' /etc/needrestart/conf.d/50-mlflow.conf || true", "0"),
+    "systemctl disable --now logrotate.timer": (
+        "os_hardening : Rotate logs every day",
+        "systemctl is-enabled logrotate.timer; systemctl is-active logrotate.timer || true", "enabled\nactive"),
+    "systemctl stop apt-daily.timer": (
+        "unattended_upgrades : Enable the daily package list and upgrade timers",
+        "systemctl is-active apt-daily.timer || true", "active"),
     "chmod 0755 /var/lib/mlflow": ("mlflow : Create the MLflow state directory", "stat -c %a /var/lib/mlflow", "750"),
     "chgrp root /etc/nginx/mlflow.htpasswd": ("nginx : Render the basic-auth password file",
                                               "stat -c %G /etc/nginx/mlflow.htpasswd", "www-data"),

@@ -1,10 +1,10 @@
 #!/usr/bin/python
 # Copyright: mlflow-ansible contributors; Apache License 2.0
-"""What a role's files and directories are on the host, read in one module run."""
+"""What a role's files, directories and systemd units are on the host, read in one module run."""
 
 DOCUMENTATION = r"""
-module: managed_paths_info
-short_description: Read the type, mode, owner, group and checksum of many paths at once
+module: managed_state_info
+short_description: Read many paths (type, mode, owner, checksum) and systemd units at once
 description:
   - For each path, what M(ansible.builtin.stat) reports of it without following a symbolic
     link. C(type) is C(file), C(directory), C(link), C(other) or C(absent). C(mode) is the
@@ -14,28 +14,42 @@ description:
   - A role reads its paths once and runs each M(ansible.builtin.template),
     M(ansible.builtin.copy) or M(ansible.builtin.file) task only for a path that differs from
     what the task wants (the C(file_as_wanted), C(directory_as_wanted) and C(link_as_wanted)
-    tests of C(playbooks/test_plugins/managed_paths.py)). A task costs a round trip to the host even when it changes
+    tests of C(playbooks/test_plugins/managed_state.py)). A task costs a round trip to the host even when it changes
     nothing; a skipped one costs none. The modules still write, validate and report diffs
     when something differs.
+  - For each systemd unit, C(enabled) (systemd's C(UnitFileState), C(enabled) for a unit
+    enabled at boot, empty for an unknown one) and C(active) (its C(ActiveState)), read with one
+    C(systemctl show). The test C(unit_as_wanted) tells whether a
+    M(ansible.builtin.systemd_service) task that enables and starts it would change nothing.
   - Read-only; runs in check mode.
 options:
   paths:
     description: Absolute paths to read.
     type: list
     elements: path
-    required: true
+    default: []
+  units:
+    description: Names of systemd units to read (C(nginx.service), C(logrotate.timer)).
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
-- name: Read the files this role writes
-  managed_paths_info:
+- name: Read the files this role writes and the units it runs
+  managed_state_info:
     paths: [/etc/issue, /etc/issue.net]
-  register: _os_hardening_paths
+    units: [logrotate.timer]
+  register: _os_hardening_state
 """
 
 RETURN = r"""
 paths:
   description: One C({type, mode, owner, group, checksum, target}) per path given, by path.
+  returned: always
+  type: dict
+units:
+  description: One C({enabled, active}) per unit given, by name.
   returned: always
   type: dict
 """
@@ -82,13 +96,39 @@ def path_info(path):
                 group=_name(grp.getgrgid, st.st_gid), checksum=checksum, target=target)
 
 
+UNIT_PROPERTIES = ("Id", "UnitFileState", "ActiveState")
+
+
+def units_info(names, show_output):
+    """{name: {enabled, active}} from `systemctl show --property=Id,UnitFileState,ActiveState
+    <names>`, one block per unit in the order given, blocks separated by an empty line."""
+    blocks = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+              for block in show_output.strip("\n").split("\n\n")] if show_output.strip() else []
+    if len(blocks) != len(names):
+        raise ValueError("systemctl show returned %d units for %d names" % (len(blocks), len(names)))
+    return {name: dict(enabled=block.get("UnitFileState", ""), active=block.get("ActiveState", ""))
+            for name, block in zip(names, blocks)}
+
+
 def main():
-    module = AnsibleModule(argument_spec=dict(paths=dict(type="list", elements="path", required=True)),
+    module = AnsibleModule(argument_spec=dict(paths=dict(type="list", elements="path", default=[]),
+                                              units=dict(type="list", elements="str", default=[])),
                            supports_check_mode=True)
     relative = [path for path in module.params["paths"] if not os.path.isabs(path)]
     if relative:
         module.fail_json(msg="paths must be absolute: " + ", ".join(relative))
-    module.exit_json(changed=False, paths={path: path_info(path) for path in module.params["paths"]})
+    units = {}
+    if module.params["units"]:
+        systemctl = module.get_bin_path("systemctl", required=True)
+        rc, out, err = module.run_command([systemctl, "show", "--property=" + ",".join(UNIT_PROPERTIES), "--"]
+                                          + module.params["units"])
+        if rc != 0:
+            module.fail_json(msg="systemctl show failed: " + err.strip(), rc=rc)
+        try:
+            units = units_info(module.params["units"], out)
+        except ValueError as error:
+            module.fail_json(msg=str(error), stdout=out)
+    module.exit_json(changed=False, paths={path: path_info(path) for path in module.params["paths"]}, units=units)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""What playbooks/library/managed_paths_info.py reads of a path, and whether the tests of
-playbooks/test_plugins/managed_paths.py then call it as wanted: the host roles skip a
+"""What playbooks/library/managed_state_info.py reads of a path, and whether the tests of
+playbooks/test_plugins/managed_state.py then call it as wanted: the host roles skip a
 template, copy or file task on their word, so a path called as wanted that the module would
 change is a drift no rerun repairs. The last test asks the modules themselves: for each kind of
 drift, the test's verdict must be the opposite of what the module reports in check mode."""
@@ -24,8 +24,8 @@ def load(name, path):
     return loaded
 
 
-info = load("managed_paths_info", ROOT / "playbooks" / "library" / "managed_paths_info.py")
-tests = load("managed_paths", ROOT / "playbooks" / "test_plugins" / "managed_paths.py")
+info = load("managed_state_info", ROOT / "playbooks" / "library" / "managed_state_info.py")
+tests = load("managed_state", ROOT / "playbooks" / "test_plugins" / "managed_state.py")
 ME = {"owner": info._name(__import__("pwd").getpwuid, os.getuid()),
       "group": info._name(__import__("grp").getgrgid, os.getgid())}
 
@@ -74,7 +74,7 @@ def test_file_as_wanted_needs_every_attribute():
     lambda: tests.file_as_wanted(dict(type="file"), {"x": 1}, "0644"),
 ])
 def test_wrong_arguments_are_an_error_not_a_verdict(call):
-    with pytest.raises(Exception, match="managed_paths_info|mode must|content must"):
+    with pytest.raises(Exception, match="managed_state_info|mode must|content must"):
         call()
 
 
@@ -84,7 +84,7 @@ PLAYBOOK = """
   vars:
     wanted: {{file: "wanted\\n", mode: "0644", dir_mode: "0755", owner: {owner}, group: {group}}}
   tasks:
-    - managed_paths_info:
+    - managed_state_info:
         paths: "{{{{ cases | map('regex_replace', '$', '/managed.conf') + cases | map('regex_replace', '$', '/managed.d')
                     + cases | map('regex_replace', '$', '/enabled.conf') }}}}"
       register: read
@@ -176,3 +176,30 @@ def test_the_verdict_is_the_opposite_of_what_the_module_would_change(tmp_path):
         for path, (as_wanted, changed) in verdicts.items():
             assert as_wanted != changed, (drift, path, verdicts)
         assert {path for path, (as_wanted, _) in verdicts.items() if not as_wanted} == EXPECTED[drift], (drift, verdicts)
+
+
+SHOW = """Id=nginx.service
+UnitFileState=enabled
+ActiveState=active
+
+Id=logrotate.timer
+UnitFileState=disabled
+ActiveState=inactive
+
+Id=nosuch.service
+UnitFileState=
+ActiveState=inactive
+"""
+
+
+def test_units_are_read_in_the_order_given_and_only_enabled_and_active_is_as_wanted():
+    units = info.units_info(["nginx.service", "logrotate.timer", "nosuch.service"], SHOW)
+    assert units == {"nginx.service": {"enabled": "enabled", "active": "active"},
+                     "logrotate.timer": {"enabled": "disabled", "active": "inactive"},
+                     "nosuch.service": {"enabled": "", "active": "inactive"}}
+    assert [tests.unit_as_wanted(unit) for unit in units.values()] == [True, False, False]
+    # Enabled but stopped, or started but not enabled at boot: the task must run.
+    assert not tests.unit_as_wanted({"enabled": "enabled", "active": "failed"})
+    assert not tests.unit_as_wanted({"enabled": "static", "active": "active"})
+    with pytest.raises(ValueError):
+        info.units_info(["nginx.service"], SHOW)

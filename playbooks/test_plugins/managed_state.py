@@ -1,11 +1,15 @@
-"""Tests: whether a path read by managed_paths_info is already what a file task would make it.
+"""Tests: whether a path read by managed_state_info is already what a file task would make it.
 
 `found is file_as_wanted(content, mode, owner='root', group='root')`: `found` (one value of
-managed_paths_info's `paths`) is a regular file, not a link, whose bytes are `content` (UTF-8,
+managed_state_info's `paths`) is a regular file, not a link, whose bytes are `content` (UTF-8,
 as ansible.builtin.template and ansible.builtin.copy write it; `none`: any bytes, for a file
 task that only creates a file), with that mode (an octal string, "0644"), owner and group.
 `found is directory_as_wanted(mode, owner, group)`: the same for a directory.
 `found is link_as_wanted(target, owner, group)`: a symbolic link to `target`.
+`unit is unit_as_wanted`: a systemd unit (one value of managed_state_info's `units`) enabled
+at boot and active, which a systemd_service task with `enabled: true, state: started` leaves as
+it is (the module also takes other enabled states, static or indirect, as enabled: those make
+the task run, and change nothing).
 The file task then would change nothing and is skipped. Anything else (absent, a
 link, other bytes, mode, owner or group) is false and the task runs; arguments of the wrong
 kind are an error.
@@ -20,7 +24,7 @@ from ansible.errors import AnsibleFilterError
 
 def _attributes_as_wanted(found, kind, mode, owner, group):
     if not isinstance(found, dict) or "type" not in found:
-        raise AnsibleFilterError("expects what managed_paths_info read of one path, got %r" % (found,))
+        raise AnsibleFilterError("expects what managed_state_info read of one path, got %r" % (found,))
     if not isinstance(mode, str):
         raise AnsibleFilterError("mode must be an octal string such as '0644', got %r" % (mode,))
     return (found["type"] == kind and found["mode"] != "" and int(found["mode"], 8) == int(mode, 8)
@@ -38,6 +42,12 @@ def directory_as_wanted(found, mode, owner="root", group="root"):
     return _attributes_as_wanted(found, "directory", mode, owner, group)
 
 
+def unit_as_wanted(unit):
+    if not isinstance(unit, dict) or "enabled" not in unit or "active" not in unit:
+        raise AnsibleFilterError("expects what managed_state_info read of one unit, got %r" % (unit,))
+    return unit["enabled"] == "enabled" and unit["active"] == "active"
+
+
 def link_as_wanted(found, target, owner="root", group="root"):
     # A link's own mode is always 0777 on Linux.
     return _attributes_as_wanted(found, "link", "0777", owner, group) and found["target"] == target
@@ -46,4 +56,4 @@ def link_as_wanted(found, target, owner="root", group="root"):
 class TestModule:
     def tests(self):
         return {"file_as_wanted": file_as_wanted, "directory_as_wanted": directory_as_wanted,
-                "link_as_wanted": link_as_wanted}
+                "link_as_wanted": link_as_wanted, "unit_as_wanted": unit_as_wanted}
