@@ -106,6 +106,9 @@ HOST_DRIFT = {
     "systemctl disable --now logrotate.timer": (
         "os_hardening : Rotate logs every day",
         "systemctl is-enabled logrotate.timer; systemctl is-active logrotate.timer || true", "enabled\nactive"),
+    "echo '#by hand' >> /etc/ssh/sshd_config.d/00-ssh-hardening.conf": (
+        "ssh_hardening : Write the sshd hardening drop-in, read before any other",
+        "grep -c 'by hand' /etc/ssh/sshd_config.d/00-ssh-hardening.conf || true", "0"),
     "systemctl stop apt-daily.timer": (
         "unattended_upgrades : Enable the daily package list and upgrade timers",
         "systemctl is-active apt-daily.timer || true", "active"),
@@ -119,14 +122,15 @@ HOST_DRIFT = {
         "fail2ban : Install the filter, the ban actions and the jails",
         "grep -c 'maxretry = 99' /etc/fail2ban/jail.d/mlflow.local || true", "0"),
 }
-HOST_DRIFT_HANDLERS = {"os_hardening : Restart journald", "nginx : Reload the nginx service",
+HOST_DRIFT_HANDLERS = {"os_hardening : Restart journald", "ssh_hardening : Reload the ssh service",
+                       "nginx : Reload the nginx service",
                        "fail2ban : Restart the fail2ban service"}
 
 
 def test_host_files_changed_by_hand_are_set_back():
     for change in HOST_DRIFT:
         docker_exec(SERVER, "sh", "-c", change)
-    run = ansible_playbook("site.yml", "--tags", "os_hardening,unattended_upgrades,mlflow,nginx,fail2ban")
+    run = ansible_playbook("site.yml", "--tags", "os_hardening,ssh_hardening,unattended_upgrades,mlflow,nginx,fail2ban")
     assert run.returncode == 0, run.stdout[-4000:]
     assert_changed_exactly(run.stdout, {(task, SERVER) for task, _, _ in HOST_DRIFT.values()}
                            | {(handler, SERVER) for handler in HOST_DRIFT_HANDLERS})
