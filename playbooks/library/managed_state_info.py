@@ -33,6 +33,14 @@ options:
     type: list
     elements: str
     default: []
+  contents:
+    description:
+      - Paths among C(paths) whose bytes are returned too, base64-encoded in C(content) as
+        M(ansible.builtin.slurp) returns them (following a link, as slurp does), for a task
+        that edits a file the system owns. No C(content) for a path that cannot be read.
+    type: list
+    elements: path
+    default: []
 """
 
 EXAMPLES = r"""
@@ -45,7 +53,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 paths:
-  description: One C({type, mode, owner, group, checksum, target}) per path given, by path.
+  description: One C({type, mode, owner, group, checksum, target}) per path given, by path
+    (and C(content) for the paths of I(contents)).
   returned: always
   type: dict
 units:
@@ -54,6 +63,7 @@ units:
   type: dict
 """
 
+import base64
 import grp
 import hashlib
 import os
@@ -110,13 +120,26 @@ def units_info(names, show_output):
             for name, block in zip(names, blocks)}
 
 
+def with_content(found, path):
+    """found with the bytes at path (a link followed) as base64 `content`, when they can be read."""
+    try:
+        with open(path, "rb") as handle:
+            return dict(found, content=base64.b64encode(handle.read()).decode("ascii"))
+    except OSError:
+        return found
+
+
 def main():
     module = AnsibleModule(argument_spec=dict(paths=dict(type="list", elements="path", default=[]),
-                                              units=dict(type="list", elements="str", default=[])),
+                                              units=dict(type="list", elements="str", default=[]),
+                                              contents=dict(type="list", elements="path", default=[])),
                            supports_check_mode=True)
     relative = [path for path in module.params["paths"] if not os.path.isabs(path)]
     if relative:
         module.fail_json(msg="paths must be absolute: " + ", ".join(relative))
+    unread = [path for path in module.params["contents"] if path not in module.params["paths"]]
+    if unread:
+        module.fail_json(msg="contents must be among paths: " + ", ".join(unread))
     units = {}
     if module.params["units"]:
         systemctl = module.get_bin_path("systemctl", required=True)
@@ -128,7 +151,10 @@ def main():
             units = units_info(module.params["units"], out)
         except ValueError as error:
             module.fail_json(msg=str(error), stdout=out)
-    module.exit_json(changed=False, paths={path: path_info(path) for path in module.params["paths"]}, units=units)
+    paths = {path: path_info(path) for path in module.params["paths"]}
+    for path in module.params["contents"]:
+        paths[path] = with_content(paths[path], path)
+    module.exit_json(changed=False, paths=paths, units=units)
 
 
 if __name__ == "__main__":

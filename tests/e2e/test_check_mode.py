@@ -93,46 +93,58 @@ def test_controller_files_changed_by_hand_are_set_back():
 
 # Hand changes in each host role that reads its paths and units at once (playbooks/library/
 # managed_state_info.py) and skips a file or service task whose path or unit reads as wanted:
-# content, mode, group, type, a unit disabled or stopped; each must still make its task run,
-# and only its task (and the handlers it notifies).
-HOST_DRIFT = {
-    "chmod 0600 /etc/issue.net": ("os_hardening : Show the login warning banner", "stat -c %a /etc/issue.net", "644"),
-    "echo '#by hand' >> /etc/systemd/journald.conf.d/50-os-hardening.conf": (
-        "os_hardening : Keep the journal on disk with a size cap",
-        "grep -c 'by hand' /etc/systemd/journald.conf.d/50-os-hardening.conf || true", "0"),
-    "echo '#by hand' >> /etc/needrestart/conf.d/50-mlflow.conf": (
-        "unattended_upgrades : Restart MLflow, nginx and other services automatically when their libraries change",
-        "grep -c 'by hand' /etc/needrestart/conf.d/50-mlflow.conf || true", "0"),
-    "systemctl disable --now logrotate.timer": (
-        "os_hardening : Rotate logs every day",
-        "systemctl is-enabled logrotate.timer; systemctl is-active logrotate.timer || true", "enabled\nactive"),
-    "echo '#by hand' >> /etc/ssh/sshd_config.d/00-ssh-hardening.conf": (
-        "ssh_hardening : Write the sshd hardening drop-in, read before any other",
-        "grep -c 'by hand' /etc/ssh/sshd_config.d/00-ssh-hardening.conf || true", "0"),
-    "systemctl stop apt-daily.timer": (
-        "unattended_upgrades : Enable the daily package list and upgrade timers",
-        "systemctl is-active apt-daily.timer || true", "active"),
-    "chmod 0755 /var/lib/mlflow": ("mlflow : Create the MLflow state directory", "stat -c %a /var/lib/mlflow", "750"),
-    "chgrp root /etc/nginx/mlflow.htpasswd": ("nginx : Render the basic-auth password file",
-                                              "stat -c %G /etc/nginx/mlflow.htpasswd", "www-data"),
-    "ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default": (
-        "nginx : Remove the default site", "test -e /etc/nginx/sites-enabled/default && echo present || echo absent",
-        "absent"),
-    "sed -i 's/^maxretry.*/maxretry = 99/' /etc/fail2ban/jail.d/mlflow.local": (
-        "fail2ban : Install the filter, the ban actions and the jails",
-        "grep -c 'maxretry = 99' /etc/fail2ban/jail.d/mlflow.local || true", "0"),
-}
+# content, mode, group, type, a unit disabled or stopped. Each must still make its task run,
+# and only its task (and the handlers it notifies), and leave the path or unit exactly as it
+# was before the change (bytes, mode, owner, group; enabled and active).
+JOURNALD = "/etc/systemd/journald.conf.d/50-os-hardening.conf"
+NEEDRESTART = "/etc/needrestart/conf.d/50-mlflow.conf"
+SSHD_DROPIN = "/etc/ssh/sshd_config.d/00-ssh-hardening.conf"
+JAILS = "/etc/fail2ban/jail.d/mlflow.local"
+HOST_DRIFT = [
+    # (what is changed by hand, the task that must set it back, the path or unit it changes)
+    ("chmod 0600 /etc/issue.net", "os_hardening : Show the login warning banner", "/etc/issue.net"),
+    (f"echo '#by hand' >> {JOURNALD}", "os_hardening : Keep the journal on disk with a size cap", JOURNALD),
+    ("systemctl disable --now logrotate.timer", "os_hardening : Rotate logs every day", "logrotate.timer"),
+    # Files the system owns, of which the role sets keys (read whole with the role's paths).
+    ("sed -i 's/^UMASK.*/UMASK 022/' /etc/login.defs",
+     "os_hardening : Set the login umask, password hash method and hashing cost in login.defs", "/etc/login.defs"),
+    ("sed -i 's#^net/ipv4/conf/all/log_martians=.*#net/ipv4/conf/all/log_martians=0#' /etc/ufw/sysctl.conf",
+     "os_hardening : Give ufw's kernel parameters the same values", "/etc/ufw/sysctl.conf"),
+    (f"echo '#by hand' >> {SSHD_DROPIN}", "ssh_hardening : Write the sshd hardening drop-in, read before any other",
+     SSHD_DROPIN),
+    (f"echo '#by hand' >> {NEEDRESTART}",
+     "unattended_upgrades : Restart MLflow, nginx and other services automatically when their libraries change",
+     NEEDRESTART),
+    ("systemctl stop apt-daily.timer", "unattended_upgrades : Enable the daily package list and upgrade timers",
+     "apt-daily.timer"),
+    ("chmod 0755 /var/lib/mlflow", "mlflow : Create the MLflow state directory", "/var/lib/mlflow"),
+    ("chgrp root /etc/nginx/mlflow.htpasswd", "nginx : Render the basic-auth password file",
+     "/etc/nginx/mlflow.htpasswd"),
+    ("ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default", "nginx : Remove the default site",
+     "/etc/nginx/sites-enabled/default"),
+    (f"sed -i 's/^maxretry.*/maxretry = 99/' {JAILS}", "fail2ban : Install the filter, the ban actions and the jails",
+     JAILS),
+]
 HOST_DRIFT_HANDLERS = {"os_hardening : Restart journald", "ssh_hardening : Reload the ssh service",
-                       "nginx : Reload the nginx service",
-                       "fail2ban : Restart the fail2ban service"}
+                       "nginx : Reload the nginx service", "fail2ban : Restart the fail2ban service"}
+# What a path is (type, mode, owner, group, bytes) or a unit (enabled, active), one line each.
+DESCRIBE = ('for p; do case "$p" in /*) if [ -e "$p" ] || [ -L "$p" ]; then echo "$p $(stat -c \'%F %a %U %G\' "$p") '
+            '$(if [ -f "$p" ]; then md5sum < "$p"; fi)"; else echo "$p absent"; fi;; '
+            '*) echo "$p $(systemctl is-enabled "$p") $(systemctl is-active "$p")";; esac; done')
+
+
+def describe(targets):
+    return docker_exec(SERVER, "sh", "-c", DESCRIBE, "describe", *targets, check=False).stdout
 
 
 def test_host_files_changed_by_hand_are_set_back():
-    for change in HOST_DRIFT:
+    targets = [target for _, _, target in HOST_DRIFT]
+    before = describe(targets)
+    for change, _, _ in HOST_DRIFT:
         docker_exec(SERVER, "sh", "-c", change)
+    assert describe(targets) != before
     run = ansible_playbook("site.yml", "--tags", "os_hardening,ssh_hardening,unattended_upgrades,mlflow,nginx,fail2ban")
     assert run.returncode == 0, run.stdout[-4000:]
-    assert_changed_exactly(run.stdout, {(task, SERVER) for task, _, _ in HOST_DRIFT.values()}
+    assert_changed_exactly(run.stdout, {(task, SERVER) for _, task, _ in HOST_DRIFT}
                            | {(handler, SERVER) for handler in HOST_DRIFT_HANDLERS})
-    for task, probe, wanted in HOST_DRIFT.values():
-        assert docker_exec(SERVER, "sh", "-c", probe).stdout.strip() == wanted, task
+    assert describe(targets) == before

@@ -50,6 +50,18 @@ def test_each_kind_of_path(tmp_path):
     assert info.path_info(str(tmp_path / "file" / "below")) == absent
 
 
+def test_contents_are_the_bytes_a_link_leads_to_as_slurp_returns_them(tmp_path):
+    import base64
+    (tmp_path / "login.defs").write_bytes(b"UMASK 022\n\xff")
+    (tmp_path / "link").symlink_to(tmp_path / "login.defs")
+    for name in ("login.defs", "link"):
+        found = info.with_content(info.path_info(str(tmp_path / name)), str(tmp_path / name))
+        assert base64.b64decode(found["content"]) == b"UMASK 022\n\xff"
+    # Nothing to read: no content, so a task that needs it is skipped or fails, never writes
+    # a file made from nothing.
+    assert "content" not in info.with_content(info.path_info(str(tmp_path / "missing")), str(tmp_path / "missing"))
+
+
 def test_file_as_wanted_needs_every_attribute():
     found = dict(type="file", mode="0644", owner="root", group="root",
                  checksum=hashlib.sha1("é\n".encode()).hexdigest(), target="")
