@@ -10,13 +10,14 @@ description:
     link. C(type) is C(file), C(directory), C(link), C(other) or C(absent). C(mode) is the
     permission bits in octal (C(0644)). C(owner) and C(group) are names (the number when the
     host has no name for it). C(checksum) is the SHA-1 of a regular file's bytes, the checksum
-    M(ansible.builtin.copy) and M(ansible.builtin.template) compare. C(target) is what a link points to.
+    M(ansible.builtin.copy) and M(ansible.builtin.template) compare. C(target) is what a link
+    points to.
   - A role reads its paths once and runs each M(ansible.builtin.template),
     M(ansible.builtin.copy) or M(ansible.builtin.file) task only for a path that differs from
     what the task wants (the C(file_as_wanted), C(directory_as_wanted) and C(link_as_wanted)
-    tests of C(playbooks/test_plugins/managed_state.py)). A task costs a round trip to the host even when it changes
-    nothing; a skipped one costs none. The modules still write, validate and report diffs
-    when something differs.
+    tests of C(playbooks/test_plugins/managed_state.py)). A task costs a round trip to the
+    host even when it changes nothing; a skipped one costs none. The modules still write,
+    validate and report diffs when something differs.
   - For each systemd unit, C(enabled) (systemd's C(UnitFileState), C(enabled) for a unit
     enabled at boot, empty for an unknown one) and C(active) (its C(ActiveState)), read with one
     C(systemctl show). The test C(unit_as_wanted) tells whether a

@@ -6,13 +6,16 @@ as ansible.builtin.template and ansible.builtin.copy write it; `none`: any bytes
 task that only creates a file), with that mode (an octal string, "0644"), owner and group.
 `found is directory_as_wanted(mode, owner, group)`: the same for a directory.
 `found is link_as_wanted(target, owner, group)`: a symbolic link to `target`.
+When one of these is true, the file task would change nothing and is skipped. Anything else
+(absent, a link where a file is wanted, other bytes, mode, owner or group) is false, and the
+task runs.
+
 `unit is unit_as_wanted`: a systemd unit (one value of managed_state_info's `units`) enabled
 at boot and active, which a systemd_service task with `enabled: true, state: started` leaves as
-it is (the module also takes other enabled states, static or indirect, as enabled: those make
-the task run, and change nothing).
-The file task then would change nothing and is skipped. Anything else (absent, a
-link, other bytes, mode, owner or group) is false and the task runs; arguments of the wrong
-kind are an error.
+it is. The module also takes other enabled states (static, indirect) as enabled: those make
+the task run, and it changes nothing.
+
+Arguments of the wrong kind are an error, never a verdict.
 """
 
 from __future__ import annotations
