@@ -3,11 +3,14 @@ playbooks/test_plugins/managed_state.py then call it as wanted: the host roles s
 template, copy or file task on their word, so a path called as wanted that the module would
 change is a drift no rerun repairs. The last test asks the modules themselves: for each kind of
 drift, the test's verdict must be the opposite of what the module reports in check mode."""
+import base64
+import grp
 import hashlib
 import importlib.util
 import json
 import os
 import pathlib
+import pwd
 import subprocess
 import sys
 
@@ -26,8 +29,7 @@ def load(name, path):
 
 info = load("managed_state_info", ROOT / "playbooks" / "library" / "managed_state_info.py")
 tests = load("managed_state", ROOT / "playbooks" / "test_plugins" / "managed_state.py")
-ME = {"owner": info._name(__import__("pwd").getpwuid, os.getuid()),
-      "group": info._name(__import__("grp").getgrgid, os.getgid())}
+ME = {"owner": info._name(pwd.getpwuid, os.getuid()), "group": info._name(grp.getgrgid, os.getgid())}
 
 
 def test_each_kind_of_path(tmp_path):
@@ -51,7 +53,6 @@ def test_each_kind_of_path(tmp_path):
 
 
 def test_contents_are_the_bytes_a_link_leads_to_as_slurp_returns_them(tmp_path):
-    import base64
     (tmp_path / "login.defs").write_bytes(b"UMASK 022\n\xff")
     (tmp_path / "link").symlink_to(tmp_path / "login.defs")
     for name in ("login.defs", "link"):
