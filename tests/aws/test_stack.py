@@ -120,6 +120,44 @@ def _iam(aws) -> dict:
     }
 
 
+def _bucket(aws) -> dict:
+    """The artifact bucket as the rerun converges it: versioning, default encryption, public
+    access block, object ownership, policy, tags and lifecycle rules (None when unset)."""
+    s3 = aws("s3")
+
+    def read(call, key):
+        try:
+            return call(Bucket=BUCKET).get(key)
+        except s3.exceptions.ClientError:
+            return None
+
+    policy = read(s3.get_bucket_policy, "Policy")
+    return {
+        "versioning": read(s3.get_bucket_versioning, "Status"),
+        "encryption": read(s3.get_bucket_encryption, "ServerSideEncryptionConfiguration"),
+        "public_access": read(s3.get_public_access_block, "PublicAccessBlockConfiguration"),
+        "ownership": read(s3.get_bucket_ownership_controls, "OwnershipControls"),
+        "policy": json.loads(policy) if policy else None,
+        "tags": {t["Key"]: t["Value"] for t in read(s3.get_bucket_tagging, "TagSet") or []},
+        "lifecycle": read(s3.get_bucket_lifecycle_configuration, "Rules"),
+    }
+
+
+def _instance(aws) -> dict:
+    """The server instance as the rerun converges it in place: state, type, security groups,
+    instance profile, metadata options and tags."""
+    [instance] = server_instances(aws)
+    return {
+        "id": instance["InstanceId"],
+        "state": instance["State"]["Name"],
+        "type": instance["InstanceType"],
+        "groups": sorted(g["GroupId"] for g in instance["SecurityGroups"]),
+        "profile": instance.get("IamInstanceProfile", {}).get("Arn"),
+        "metadata": {k: instance["MetadataOptions"].get(k) for k in ("HttpEndpoint", "HttpTokens", "HttpPutResponseHopLimit")},
+        "tags": {t["Key"]: t["Value"] for t in instance.get("Tags", [])},
+    }
+
+
 def _modify_requests(calls):
     return [c for c in calls if c.action == "ModifyDBInstance"]
 
@@ -186,7 +224,13 @@ class TestProvisionedStack:
         # public subnet, a tag added to one database subnet and a stack tag taken from the other,
         # the default route deleted; a managed policy attached to the role, the role taken out of
         # its instance profile.
+        # The bucket and the instance too: versioning suspended, KMS instead of AES256, one
+        # public access block off, object ownership back to the writer, the TLS-only policy
+        # deleted, a tag added, the lifecycle rule deleted; the instance stopped, its metadata
+        # hop limit raised (moto, unlike AWS, drops the options a request leaves out: all
+        # five are sent), a tag added.
         network_before, iam_before = _network(aws), _iam(aws)
+        bucket_before, instance_before = _bucket(aws), _instance(aws)
         subnets = network_before["subnets"]
         db_a, db_b = sorted(name for name in subnets if "-db-" in name)
         stack_tag = next(key for key in subnets[db_b]["Tags"] if key != "Name")
@@ -200,7 +244,25 @@ class TestProvisionedStack:
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
         iam.attach_role_policy(RoleName=SERVER, PolicyArn=by_hand["Policy"]["Arn"])
         iam.remove_role_from_instance_profile(InstanceProfileName=SERVER, RoleName=SERVER)
+        s3 = aws("s3")
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+        s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
+        s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration={
+            **bucket_before["public_access"], "RestrictPublicBuckets": False})
+        s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+        s3.delete_bucket_policy(Bucket=BUCKET)
+        s3.put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": [
+            {"Key": k, "Value": v} for k, v in {**bucket_before["tags"], "added-by-hand": "yes"}.items()]})
+        s3.delete_bucket_lifecycle(Bucket=BUCKET)
+        instance_id = instance_before["id"]
+        ec2.stop_instances(InstanceIds=[instance_id])
+        ec2.modify_instance_metadata_options(InstanceId=instance_id, HttpTokens="required", HttpPutResponseHopLimit=2,
+                                             HttpEndpoint="enabled", HttpProtocolIpv6="disabled",
+                                             InstanceMetadataTags="disabled")
+        ec2.create_tags(Resources=[instance_id], Tags=[{"Key": "added-by-hand", "Value": "yes"}])
         network_drifted, iam_drifted = _network(aws), _iam(aws)
+        bucket_drifted, instance_drifted = _bucket(aws), _instance(aws)
         recorder.start()  # the repairs' calls too, for test_stack_permissions.py
         try:
             reassociate = _timed(playbook("provision.yml", PRODUCTION_LIKE),
@@ -209,6 +271,7 @@ class TestProvisionedStack:
             recorder.stop()
         address_reassociated = ec2.describe_addresses()["Addresses"]
         network_repaired, iam_repaired = _network(aws), _iam(aws)
+        bucket_repaired, instance_repaired = _bucket(aws), _instance(aws)
         iam.delete_policy(PolicyArn=by_hand["Policy"]["Arn"])  # detached by the run; destroy knows nothing of it
 
         # A colleague's fresh clone of the inventory: nothing on this controller.
@@ -246,6 +309,8 @@ class TestProvisionedStack:
             "iam_before": iam_before,
             "iam_drifted": iam_drifted,
             "iam_repaired": iam_repaired,
+            "bucket": (bucket_before, bucket_drifted, bucket_repaired),
+            "instance": (instance_before, instance_drifted, instance_repaired),
             "instances": server_instances(aws, states=("running",)),
             "groups": {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]},
         }
@@ -307,6 +372,20 @@ class TestProvisionedStack:
         before, drifted, repaired = stack["iam_before"], stack["iam_drifted"], stack["iam_repaired"]
         assert before["attached"] == [] and before["profile_roles"] == [SERVER]
         assert drifted["attached"] == ["added-by-hand"] and drifted["profile_roles"] == []
+        assert repaired == before
+
+    def test_a_bucket_changed_outside_ansible_is_set_back(self, stack):
+        before, drifted, repaired = stack["bucket"]
+        assert before["versioning"] == "Enabled" and before["policy"] is not None and before["lifecycle"]
+        # Each hand change landed, then every one was undone.
+        assert [key for key in before if drifted[key] == before[key]] == []
+        assert repaired == before
+
+    def test_an_instance_changed_outside_ansible_is_set_back(self, stack):
+        before, drifted, repaired = stack["instance"]
+        assert before["state"] == "running" and before["metadata"]["HttpPutResponseHopLimit"] == 1
+        assert (drifted["state"], drifted["metadata"]["HttpPutResponseHopLimit"]) == ("stopped", 2)
+        assert drifted["tags"] == {**before["tags"], "added-by-hand": "yes"}
         assert repaired == before
 
     # ---- the secrets, shared through the parameter store ----
