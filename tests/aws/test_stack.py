@@ -85,7 +85,9 @@ def _succeeded(run):
 
 def _network(aws) -> dict:
     """The stack's VPC (its id and DNS hostnames), its subnets by Name (the tags, as a dict,
-    and whether an instance launched in each gets a public IP) and its public route table."""
+    and whether an instance launched in each gets a public IP), its public route table, its
+    internet gateway's tags and its two security groups (ingress rules with their
+    descriptions, tags)."""
     ec2 = aws("ec2")
     [vpc] = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{STACK}-vpc"]}])["Vpcs"]
     hostnames = ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute="enableDnsHostnames")
@@ -93,6 +95,10 @@ def _network(aws) -> dict:
     tagged = [{**s, "Tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])}} for s in subnets]
     [table] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]},
                                                  {"Name": "tag:Name", "Values": [f"{STACK}-public"]}])["RouteTables"]
+    [igw] = ec2.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [vpc["VpcId"]]}])["InternetGateways"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+                                                   {"Name": "group-name", "Values": [f"{STACK}-web", f"{STACK}-db"]}])["SecurityGroups"]
     return {
         "vpc_id": vpc["VpcId"],
         "vpc_tags": {t["Key"]: t["Value"] for t in vpc.get("Tags", [])},
@@ -102,6 +108,9 @@ def _network(aws) -> dict:
         "route_table": {"id": table["RouteTableId"],
                         "routes": sorted((r.get("DestinationCidrBlock"), r.get("GatewayId")) for r in table["Routes"]),
                         "subnets": sorted(a["SubnetId"] for a in table["Associations"] if a.get("SubnetId"))},
+        "igw_tags": {t["Key"]: t["Value"] for t in igw.get("Tags", [])},
+        "groups": {g["GroupName"]: {"GroupId": g["GroupId"], "Tags": {t["Key"]: t["Value"] for t in g.get("Tags", [])},
+                                    "ingress": sorted(_ingress(g, described=True), key=str)} for g in groups},
     }
 
 
@@ -222,8 +231,11 @@ class TestProvisionedStack:
         # The network and the server's IAM role are changed by hand too, where a rerun that finds
         # them as wanted skips their modules: DNS hostnames off, a public IP on launch in the
         # public subnet, a tag added to one database subnet and a stack tag taken from the other,
-        # the default route deleted; a managed policy attached to the role, the role taken out of
-        # its instance profile.
+        # the default route deleted, PostgreSQL opened to the world in the web security group
+        # (a rule's description changed is in test_network_verdict.py: moto's answer to its
+        # repair lacks "Return"), a tag added to the database security group, a stack tag
+        # taken from the internet gateway; a managed policy attached to the role, the
+        # role taken out of its instance profile.
         # The bucket and the instance too: versioning suspended, KMS instead of AES256, one
         # public access block off, object ownership back to the writer, the TLS-only policy
         # deleted, a tag added, the lifecycle rule deleted; the instance stopped, its metadata
@@ -239,6 +251,13 @@ class TestProvisionedStack:
         ec2.create_tags(Resources=[subnets[db_a]["SubnetId"]], Tags=[{"Key": "added-by-hand", "Value": "yes"}])
         ec2.delete_tags(Resources=[subnets[db_b]["SubnetId"]], Tags=[{"Key": stack_tag}])
         ec2.delete_route(RouteTableId=network_before["route_table"]["id"], DestinationCidrBlock="0.0.0.0/0")
+        web, db = (network_before["groups"][f"{STACK}-{name}"]["GroupId"] for name in ("web", "db"))
+        ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        ec2.create_tags(Resources=[db], Tags=[{"Key": "added-by-hand", "Value": "yes"}])
+        [igw] = ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [network_before["vpc_id"]]}])["InternetGateways"]
+        ec2.delete_tags(Resources=[igw["InternetGatewayId"]], Tags=[{"Key": stack_tag}])
         iam = aws("iam")
         by_hand = iam.create_policy(PolicyName="added-by-hand", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
@@ -362,10 +381,15 @@ class TestProvisionedStack:
         before, drifted, repaired = stack["network_before"], stack["network_drifted"], stack["network_repaired"]
         default_routes = [route for route in before["route_table"]["routes"] if route[0] == "0.0.0.0/0"]
         assert before["dns_hostnames"] is True and [gw[:4] for _, gw in default_routes] == ["igw-"]
-        # Each hand change landed: on the VPC, on each of the three subnets, on the route table.
+        # Each hand change landed: on the VPC, on each of the three subnets, on the route table,
+        # on the gateway, on each security group.
         assert drifted["dns_hostnames"] is False
         assert [name for name in before["subnets"] if drifted["subnets"][name] == before["subnets"][name]] == []
         assert default_routes[0] not in drifted["route_table"]["routes"]
+        assert drifted["igw_tags"] != before["igw_tags"]
+        assert [name for name in before["groups"] if drifted["groups"][name] == before["groups"][name]] == []
+        web = drifted["groups"][f"{STACK}-web"]["ingress"]
+        assert ("tcp", 5432, 5432, "0.0.0.0/0", None) in web
         assert repaired == before
 
     def test_an_iam_role_changed_outside_ansible_is_set_back(self, stack):
@@ -666,14 +690,15 @@ class TestProvisionedStack:
         }
 
 
-def _ingress(group):
-    """(protocol, from, to, source) for every ingress permission of a security group."""
+def _ingress(group, described=False):
+    """(protocol, from, to, source) for every ingress permission of a security group, and each
+    rule's description after them if described."""
     rules = set()
     for perm in group["IpPermissions"]:
         key = (perm["IpProtocol"], perm.get("FromPort"), perm.get("ToPort"))
-        rules.update((*key, r["CidrIp"]) for r in perm.get("IpRanges", []))
-        rules.update((*key, r["CidrIpv6"]) for r in perm.get("Ipv6Ranges", []))
-        rules.update((*key, p["GroupId"]) for p in perm.get("UserIdGroupPairs", []))
+        for grants, source in (("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6"), ("UserIdGroupPairs", "GroupId")):
+            rules.update((*key, grant[source], *([grant.get("Description")] if described else []))
+                         for grant in perm.get(grants, []))
     return rules
 
 
