@@ -6,7 +6,7 @@ unchanged); a plain run then repairs it. One `--check` run proves both: a spurio
 anywhere shows up in the set of changed tasks."""
 import re
 
-from conftest import CREDENTIALS, SERVER, ansible_playbook, assert_changed_exactly, changed_tasks, docker_exec
+from conftest import CREDENTIALS, SERVER, ansible_playbook, assert_changed_exactly, changed_tasks, docker_exec, psql
 
 SITE = "/etc/nginx/sites-available/mlflow.conf"
 ENABLED = "/etc/nginx/sites-enabled/mlflow.conf"
@@ -124,6 +124,9 @@ HOST_DRIFT = [
      "/etc/nginx/sites-enabled/default"),
     (f"sed -i 's/^maxretry.*/maxretry = 99/' {JAILS}", "fail2ban : Install the filter, the ban actions and the jails",
      JAILS),
+    ("chmod 0700 /etc/ssl/mlflow", "database_users : Create the directory of the database CA bundle", "/etc/ssl/mlflow"),
+    ("echo '#by hand' >> /etc/ssl/mlflow/db-ca.pem",
+     "database_users : Install the CA bundle that signs the database server's certificate", "/etc/ssl/mlflow/db-ca.pem"),
 ]
 HOST_DRIFT_HANDLERS = {"os_hardening : Restart journald", "ssh_hardening : Reload the ssh service",
                        "nginx : Reload the nginx service", "fail2ban : Restart the fail2ban service"}
@@ -148,3 +151,34 @@ def test_host_files_changed_by_hand_are_set_back():
     assert_changed_exactly(run.stdout, {(task, SERVER) for _, task, _ in HOST_DRIFT}
                            | {(handler, SERVER) for handler in HOST_DRIFT_HANDLERS})
     assert describe(targets) == before
+
+
+# The database's roles as database_users converges them: the owner role cannot log in, both
+# logins are its members, and it owns the database.
+ROLES = """
+SELECT concat_ws('|', (SELECT rolcanlogin FROM pg_roles WHERE rolname = 'mlflow_owner'),
+       (SELECT coalesce(string_agg(r.rolname, ',' ORDER BY r.rolname), '') FROM pg_auth_members m
+          JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member
+        WHERE g.rolname = 'mlflow_owner' AND r.rolname LIKE 'mlflow_app_%'),
+       (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'mlflow'));
+"""
+
+
+def test_database_roles_changed_by_hand_are_set_back():
+    """database_users reads the owner role, the database's owner and the logins' memberships
+    in one query and writes only what differs: each of them changed by hand (in the RDS
+    console's words: the owner given LOGIN, the logins taken out of it, the database handed to
+    the master user) must still be set back, and the next run must find nothing to do."""
+    assert psql(ROLES).strip() == "f|mlflow_app_a,mlflow_app_b|mlflow_owner"
+    psql("ALTER ROLE mlflow_owner LOGIN; REVOKE mlflow_owner FROM mlflow_app_a, mlflow_app_b GRANTED BY mlflow; "
+         "ALTER DATABASE mlflow OWNER TO mlflow;")
+    assert psql(ROLES).strip() == "t||mlflow"
+    run = ansible_playbook("site.yml", "--tags", "mlflow")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert {("database_users : Create the NOLOGIN owner role", SERVER),
+            ("database_users : Make both logins members of the owner role", SERVER),
+            ("database_users : Hand the database to the owner role", SERVER)} <= changed_tasks(run.stdout), run.stdout[-4000:]
+    assert psql(ROLES).strip() == "f|mlflow_app_a,mlflow_app_b|mlflow_owner"
+    again = ansible_playbook("site.yml", "--tags", "mlflow")
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert_changed_exactly(again.stdout, set())
