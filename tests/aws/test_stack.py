@@ -154,9 +154,12 @@ def _bucket(aws) -> dict:
 
 def _instance(aws) -> dict:
     """The server instance as the rerun converges it in place: state, type, security groups,
-    instance profile, metadata options and tags."""
+    instance profile, metadata options and tags; and the tags of its volumes."""
     [instance] = server_instances(aws)
+    volumes = aws("ec2").describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [instance["InstanceId"]]}])["Volumes"]
     return {
+        "volume_tags": {v["VolumeId"]: {t["Key"]: t["Value"] for t in v.get("Tags", [])} for v in volumes},
         "id": instance["InstanceId"],
         "state": instance["State"]["Name"],
         "type": instance["InstanceType"],
@@ -240,7 +243,7 @@ class TestProvisionedStack:
         # public access block off, object ownership back to the writer, the TLS-only policy
         # deleted, a tag added, the lifecycle rule deleted; the instance stopped, its metadata
         # hop limit raised (moto, unlike AWS, drops the options a request leaves out: all
-        # five are sent), a tag added.
+        # five are sent), a tag added, a stack tag taken from its volumes.
         network_before, iam_before = _network(aws), _iam(aws)
         bucket_before, instance_before = _bucket(aws), _instance(aws)
         subnets = network_before["subnets"]
@@ -280,6 +283,7 @@ class TestProvisionedStack:
                                              HttpEndpoint="enabled", HttpProtocolIpv6="disabled",
                                              InstanceMetadataTags="disabled")
         ec2.create_tags(Resources=[instance_id], Tags=[{"Key": "added-by-hand", "Value": "yes"}])
+        ec2.delete_tags(Resources=list(instance_before["volume_tags"]), Tags=[{"Key": stack_tag}])
         network_drifted, iam_drifted = _network(aws), _iam(aws)
         bucket_drifted, instance_drifted = _bucket(aws), _instance(aws)
         recorder.start()  # the repairs' calls too, for test_stack_permissions.py
@@ -410,6 +414,8 @@ class TestProvisionedStack:
         assert before["state"] == "running" and before["metadata"]["HttpPutResponseHopLimit"] == 1
         assert (drifted["state"], drifted["metadata"]["HttpPutResponseHopLimit"]) == ("stopped", 2)
         assert drifted["tags"] == {**before["tags"], "added-by-hand": "yes"}
+        assert before["volume_tags"] and [v for v, tags in before["volume_tags"].items()
+                                          if drifted["volume_tags"][v] == tags] == []
         assert repaired == before
 
     # ---- the secrets, shared through the parameter store ----
