@@ -1,6 +1,7 @@
-"""Which existing subnets a rerun finds as wanted (roles/aws_network/filter_plugins/): only
-those ec2_vpc_subnet would leave as they are, so that skipping the module never skips a
-repair. Each difference the module converges makes the subnet not as wanted."""
+"""Which existing subnets, route table, internet gateway and security groups a rerun finds as
+wanted (roles/aws_network/filter_plugins/): only those their module would leave as they are,
+so that skipping the module never skips a repair. Each difference the module converges makes
+the resource not as wanted (tests/aws/test_network_verdict.py asks the modules themselves)."""
 import importlib.util
 import pathlib
 
@@ -98,3 +99,82 @@ def test_any_difference_the_route_table_module_converges_runs_it(changes):
 
 def test_no_route_table_is_not_as_wanted():
     assert not route_table_as_wanted({})
+
+
+OWNER = "123456789012"
+WEB = {"name": "stack-web", "description": "web", "tags": {"Project": "mlflow", "Cost": 42},
+       "rules": [{"proto": "tcp", "ports": [80, 443], "cidr_ip": ["0.0.0.0/0"], "rule_desc": "HTTP(S)"},
+                 {"proto": "tcp", "ports": [22], "cidr_ipv6": "2001:db8::/32", "rule_desc": "SSH"}]}
+DB = {"name": "stack-db", "description": "db", "tags": {},
+      "rules": [{"proto": "tcp", "ports": ["5432"], "group_id": "sg-web", "rule_desc": "PostgreSQL"}]}
+
+
+def permission(port, **grants):
+    return {"ip_protocol": "tcp", "from_port": port, "to_port": port, "ip_ranges": [], "ipv6_ranges": [],
+            "prefix_list_ids": [], "user_id_group_pairs": [], **grants}
+
+
+def group(spec, permissions, **changes):
+    """A security group as aws_network_info returns it (ec2_security_group_info's shape)."""
+    return {"id": f"sg-{spec['name']}", "group_name": spec["name"], "description": spec["description"],
+            "owner_id": OWNER, "tags": {k: str(v) for k, v in spec["tags"].items()}, "ip_permissions": permissions,
+            "ip_permissions_egress": [{"ip_protocol": "-1", "ip_ranges": [{"cidr_ip": "0.0.0.0/0"}]}], **changes}
+
+
+WEB_PERMISSIONS = [permission(80, ip_ranges=[{"cidr_ip": "0.0.0.0/0", "description": "HTTP(S)"}]),
+                   permission(443, ip_ranges=[{"cidr_ip": "0.0.0.0/0", "description": "HTTP(S)"}]),
+                   permission(22, ipv6_ranges=[{"cidr_ipv6": "2001:db8::/32", "description": "SSH"}])]
+DB_PERMISSIONS = [permission(5432, user_id_group_pairs=[{"user_id": OWNER, "group_id": "sg-web", "description": "PostgreSQL"}])]
+
+
+def test_converged_security_groups_are_as_wanted_whatever_their_egress():
+    found = [group(WEB, WEB_PERMISSIONS, ip_permissions_egress=[]), group(DB, DB_PERMISSIONS)]
+    assert filters.aws_network_security_group_as_wanted(found, WEB)
+    assert filters.aws_network_security_group_as_wanted(found, DB)
+
+
+@pytest.mark.parametrize("found", [
+    [],  # not there
+    [group(WEB, WEB_PERMISSIONS), group(WEB, WEB_PERMISSIONS)],  # two of that name
+    [group(WEB, WEB_PERMISSIONS, description="by hand")],  # the module only warns: it runs, to warn
+    [group(WEB, WEB_PERMISSIONS, tags={"Project": "mlflow"})],
+    [group(WEB, WEB_PERMISSIONS, tags={"Project": "mlflow", "Cost": "42", "extra": "1"})],
+    [group(WEB, WEB_PERMISSIONS[:2])],  # a rule revoked
+    [group(WEB, WEB_PERMISSIONS + [permission(5432, ip_ranges=[{"cidr_ip": "0.0.0.0/0"}])])],  # a port opened
+    [group(WEB, [permission(80, ip_ranges=[{"cidr_ip": "0.0.0.0/0", "description": "by hand"}])] + WEB_PERMISSIONS[1:])],
+    [group(WEB, [permission(80, ip_ranges=[{"cidr_ip": "0.0.0.0/0", "description": "HTTP(S)"},
+                                           {"cidr_ip": "10.0.0.0/8", "description": "HTTP(S)"}])] + WEB_PERMISSIONS[1:])],
+    [group(WEB, [{**WEB_PERMISSIONS[0], "to_port": 81}] + WEB_PERMISSIONS[1:])],  # a range instead of a port
+], ids=["missing", "two", "description", "tag-missing", "tag-added", "revoked", "opened", "rule-description",
+        "cidr-added", "port-range"])
+def test_any_difference_the_security_group_module_converges_runs_it(found):
+    assert not filters.aws_network_security_group_as_wanted(found, WEB)
+
+
+@pytest.mark.parametrize("pair", [
+    {"user_id": "210987654321", "group_id": "sg-web", "description": "PostgreSQL"},  # another account's group
+    {"user_id": OWNER, "group_id": "sg-db", "description": "PostgreSQL"},  # another group
+    {"user_id": OWNER, "group_id": "sg-web"},  # no description
+])
+def test_a_database_rule_from_another_source_runs_the_module(pair):
+    assert not filters.aws_network_security_group_as_wanted([group(DB, [permission(5432, user_id_group_pairs=[pair])])], DB)
+
+
+@pytest.mark.parametrize("rule", [
+    {"proto": "tcp", "from_port": 80, "to_port": 80, "cidr_ip": ["0.0.0.0/0"]},
+    {"proto": "tcp", "ports": [80], "ip_prefix": ["pl-123"]},
+    {"proto": "tcp", "ports": [80], "group_name": ["web"]},
+])
+def test_a_rule_in_a_form_the_role_does_not_write_gives_no_verdict(rule):
+    spec = {**WEB, "rules": [rule]}
+    assert not filters.aws_network_security_group_as_wanted([group(WEB, [permission(80, ip_ranges=[
+        {"cidr_ip": "0.0.0.0/0"}])])], spec)
+
+
+def test_the_internet_gateway_is_as_wanted_alone_and_exactly_tagged():
+    tags = {"Project": "mlflow", "Name": "stack-igw", "Cost": 42}
+    gateway = {"id": "igw-1", "tags": {"Project": "mlflow", "Name": "stack-igw", "Cost": "42"}}
+    assert filters.aws_network_igw_as_wanted([gateway], tags)
+    assert not filters.aws_network_igw_as_wanted([], tags)
+    assert not filters.aws_network_igw_as_wanted([gateway, {**gateway, "id": "igw-2"}], tags)
+    assert not filters.aws_network_igw_as_wanted([{**gateway, "tags": {**gateway["tags"], "extra": "1"}}], tags)
