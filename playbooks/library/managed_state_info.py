@@ -22,6 +22,11 @@ description:
     enabled at boot, empty for an unknown one) and C(active) (its C(ActiveState)), read with one
     C(systemctl show). The test C(unit_as_wanted) tells whether a
     M(ansible.builtin.systemd_service) task that enables and starts it would change nothing.
+  - For each user, C(exists), its primary C(group) (a name, the number when the host has no
+    name for it), C(home), C(shell) and C(comment) (the GECOS field), as
+    M(ansible.builtin.user) compares them; for each group, C(exists). The test
+    C(user_as_wanted) tells whether a M(ansible.builtin.user) task giving those four would
+    change nothing.
   - Read-only; runs in check mode.
 options:
   paths:
@@ -31,6 +36,16 @@ options:
     default: []
   units:
     description: Names of systemd units to read (C(nginx.service), C(logrotate.timer)).
+    type: list
+    elements: str
+    default: []
+  users:
+    description: Names of users to read (through the name service, as M(ansible.builtin.user) does).
+    type: list
+    elements: str
+    default: []
+  groups:
+    description: Names of groups to read.
     type: list
     elements: str
     default: []
@@ -49,6 +64,8 @@ EXAMPLES = r"""
   managed_state_info:
     paths: [/etc/issue, /etc/issue.net]
     units: [logrotate.timer]
+    users: [mlflow]
+    groups: [mlflow]
   register: _os_hardening_state
 """
 
@@ -60,6 +77,15 @@ paths:
   type: dict
 units:
   description: One C({enabled, active}) per unit given, by name.
+  returned: always
+  type: dict
+users:
+  description: One C({exists, group, home, shell, comment}) per user given, by name (empty
+    strings for a user that does not exist).
+  returned: always
+  type: dict
+groups:
+  description: One C({exists}) per group given, by name.
   returned: always
   type: dict
 """
@@ -121,6 +147,25 @@ def units_info(names, show_output):
             for name, block in zip(names, blocks)}
 
 
+def user_info(name):
+    """{exists, group, home, shell, comment} of one user, as the name service gives them."""
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        return dict(exists=False, group="", home="", shell="", comment="")
+    return dict(exists=True, group=_name(grp.getgrgid, entry.pw_gid), home=entry.pw_dir, shell=entry.pw_shell,
+                comment=entry.pw_gecos)
+
+
+def group_info(name):
+    """{exists} of one group."""
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return dict(exists=False)
+    return dict(exists=True)
+
+
 def with_content(found, path):
     """found with the bytes at path (a link followed) as base64 `content`, when they can be read."""
     try:
@@ -133,6 +178,8 @@ def with_content(found, path):
 def main():
     module = AnsibleModule(argument_spec=dict(paths=dict(type="list", elements="path", default=[]),
                                               units=dict(type="list", elements="str", default=[]),
+                                              users=dict(type="list", elements="str", default=[]),
+                                              groups=dict(type="list", elements="str", default=[]),
                                               contents=dict(type="list", elements="path", default=[])),
                            supports_check_mode=True)
     relative = [path for path in module.params["paths"] if not os.path.isabs(path)]
@@ -155,7 +202,9 @@ def main():
     paths = {path: path_info(path) for path in module.params["paths"]}
     for path in module.params["contents"]:
         paths[path] = with_content(paths[path], path)
-    module.exit_json(changed=False, paths=paths, units=units)
+    module.exit_json(changed=False, paths=paths, units=units,
+                     users={name: user_info(name) for name in module.params["users"]},
+                     groups={name: group_info(name) for name in module.params["groups"]})
 
 
 if __name__ == "__main__":

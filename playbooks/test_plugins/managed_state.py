@@ -15,6 +15,11 @@ at boot and active, which a systemd_service task with `enabled: true, state: sta
 it is. The module also takes other enabled states (static, indirect) as enabled: those make
 the task run, and it changes nothing.
 
+`user is user_as_wanted(group, home, shell, comment)`: a user (one value of
+managed_state_info's `users`) that exists with that primary group, home, shell and GECOS
+comment, which an ansible.builtin.user task giving those four (and nothing it would compare
+besides) leaves as it is.
+
 Arguments of the wrong kind are an error, never a verdict.
 """
 
@@ -56,7 +61,15 @@ def link_as_wanted(found, target, owner="root", group="root"):
     return _attributes_as_wanted(found, "link", "0777", owner, group) and found["target"] == target
 
 
+def user_as_wanted(user, group, home, shell, comment):
+    if not isinstance(user, dict) or "exists" not in user:
+        raise AnsibleFilterError("expects what managed_state_info read of one user, got %r" % (user,))
+    return bool(user["exists"]) and (user["group"], user["home"], user["shell"], user["comment"]) == (
+        group, home, shell, comment)
+
+
 class TestModule:
     def tests(self):
         return {"file_as_wanted": file_as_wanted, "directory_as_wanted": directory_as_wanted,
-                "link_as_wanted": link_as_wanted, "unit_as_wanted": unit_as_wanted}
+                "link_as_wanted": link_as_wanted, "unit_as_wanted": unit_as_wanted,
+                "user_as_wanted": user_as_wanted}

@@ -67,6 +67,29 @@ def test_a_package_taken_out_of_the_venv_is_put_back_by_a_rerun():
                      r"skipping: \[" + SERVER, again.stdout), again.stdout[-4000:]
 
 
+GC_TIMER = "/etc/systemd/system/mlflow-gc.timer"
+
+
+def test_the_venv_link_and_a_stray_gc_timer_are_set_back():
+    """The mlflow role reads the venv link and the garbage collection timer with its paths
+    and links or removes only what differs: the link pointed elsewhere by hand (here the same
+    venv, spelled with a trailing slash) and a timer put there by hand while collection is off
+    must still be set back, and the next run must find nothing to do."""
+    venv = docker_exec(SERVER, "readlink", VENV).stdout.strip()
+    docker_exec(SERVER, "ln", "-sfn", venv + "/", VENV)
+    docker_exec(SERVER, "sh", "-c", f"printf '[Timer]\\nOnCalendar=daily\\n' > {GC_TIMER}")
+    run = ansible_playbook("site.yml", "--tags", "mlflow")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert {("mlflow : Link the venv of the release to run (a new host, or the link repaired)", SERVER),
+            ("mlflow : Remove the MLflow garbage collection units", SERVER)} <= changed_tasks(run.stdout), (
+        run.stdout[-4000:])
+    assert docker_exec(SERVER, "readlink", VENV).stdout.strip() == venv
+    assert docker_exec(SERVER, "test", "-e", GC_TIMER, check=False).returncode == 1
+    again = ansible_playbook("site.yml", "--tags", "mlflow")
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert_changed_exactly(again.stdout, set())
+
+
 def test_controller_files_changed_by_hand_are_set_back():
     """The credentials and client_env roles read their directories and env files on the
     controller (playbooks/lookup_plugins/controller_file_modes.py) and write only what differs:
@@ -118,6 +141,13 @@ HOST_DRIFT = [
     ("systemctl stop apt-daily.timer", "unattended_upgrades : Enable the daily package list and upgrade timers",
      "apt-daily.timer"),
     ("chmod 0755 /var/lib/mlflow", "mlflow : Create the MLflow state directory", "/var/lib/mlflow"),
+    # The service user read with the role's paths: its shell and comment changed by hand.
+    ("usermod --shell /bin/bash --comment 'by hand' mlflow", "mlflow : Create the MLflow service user", "user:mlflow"),
+    # An instance no longer enabled at boot (it keeps running), and a drain flag a failed
+    # restart would leave: nginx keeps new requests away from that instance until it goes.
+    ("systemctl disable mlflow-2.service", "mlflow : Enable and start each MLflow instance", "mlflow-2.service"),
+    ("mkdir -p /run/mlflow-drain && echo by-hand > /run/mlflow-drain/5001",
+     "mlflow : Put every MLflow instance in nginx's rotation", "/run/mlflow-drain"),
     ("chgrp root /etc/nginx/mlflow.htpasswd", "nginx : Render the basic-auth password file",
      "/etc/nginx/mlflow.htpasswd"),
     ("ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default", "nginx : Remove the default site",
@@ -130,9 +160,11 @@ HOST_DRIFT = [
 ]
 HOST_DRIFT_HANDLERS = {"os_hardening : Restart journald", "ssh_hardening : Reload the ssh service",
                        "nginx : Reload the nginx service", "fail2ban : Restart the fail2ban service"}
-# What a path is (type, mode, owner, group, bytes) or a unit (enabled, active), one line each.
+# What a path is (type, mode, owner, group, bytes), a user (its passwd entry) or a unit
+# (enabled, active), one line each.
 DESCRIBE = ('for p; do case "$p" in /*) if [ -e "$p" ] || [ -L "$p" ]; then echo "$p $(stat -c \'%F %a %U %G\' "$p") '
             '$(if [ -f "$p" ]; then md5sum < "$p"; fi)"; else echo "$p absent"; fi;; '
+            'user:*) echo "$p $(getent passwd "${p#user:}")";; '
             '*) echo "$p $(systemctl is-enabled "$p") $(systemctl is-active "$p")";; esac; done')
 
 

@@ -81,6 +81,26 @@ def test_file_as_wanted_needs_every_attribute():
     assert not tests.link_as_wanted(link, "/etc/b")
 
 
+def test_users_and_groups_are_read_through_the_name_service():
+    me = pwd.getpwuid(os.getuid())
+    assert info.user_info(me.pw_name) == dict(exists=True, group=ME["group"], home=me.pw_dir, shell=me.pw_shell,
+                                              comment=me.pw_gecos)
+    assert info.user_info("no-such-user-here") == dict(exists=False, group="", home="", shell="", comment="")
+    assert info.group_info(ME["group"]) == dict(exists=True)
+    assert info.group_info("no-such-group-here") == dict(exists=False)
+
+
+def test_user_as_wanted_needs_every_attribute_the_user_module_compares():
+    user = dict(exists=True, group="mlflow", home="/var/lib/mlflow", shell="/usr/sbin/nologin", comment="MLflow")
+    wanted = ("mlflow", "/var/lib/mlflow", "/usr/sbin/nologin", "MLflow")
+    assert tests.user_as_wanted(user, *wanted)
+    for key, other in (("group", "users"), ("home", "/"), ("shell", "/bin/bash"), ("comment", "by hand")):
+        assert not tests.user_as_wanted(dict(user, **{key: other}), *wanted), key
+    assert not tests.user_as_wanted(dict(exists=False, group="", home="", shell="", comment=""), *wanted)
+    with pytest.raises(Exception, match="managed_state_info"):
+        tests.user_as_wanted({}, *wanted)
+
+
 @pytest.mark.parametrize("call", [
     lambda: tests.file_as_wanted({}, "x", "0644"),
     lambda: tests.file_as_wanted(dict(type="file"), "x", 0o644),
