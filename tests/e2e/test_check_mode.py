@@ -186,31 +186,37 @@ def test_host_files_changed_by_hand_are_set_back():
 
 
 # The database's roles as database_users converges them: the owner role cannot log in, both
-# logins are its members, and it owns the database.
+# logins are its members, it owns the database, and one login only can log in.
 ROLES = """
 SELECT concat_ws('|', (SELECT rolcanlogin FROM pg_roles WHERE rolname = 'mlflow_owner'),
        (SELECT coalesce(string_agg(r.rolname, ',' ORDER BY r.rolname), '') FROM pg_auth_members m
           JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member
         WHERE g.rolname = 'mlflow_owner' AND r.rolname LIKE 'mlflow_app_%'),
-       (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'mlflow'));
+       (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'mlflow'),
+       (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'mlflow_app_%' AND rolcanlogin));
 """
+IDLE_LOGIN = "SELECT rolname FROM pg_roles WHERE rolname LIKE 'mlflow_app_%' AND NOT rolcanlogin;"
 
 
 def test_database_roles_changed_by_hand_are_set_back():
     """database_users reads the owner role, the database's owner and the logins' memberships
     in one query and writes only what differs: each of them changed by hand (in the RDS
     console's words: the owner given LOGIN, the logins taken out of it, the database handed to
-    the master user) must still be set back, and the next run must find nothing to do."""
-    assert psql(ROLES).strip() == "f|mlflow_app_a,mlflow_app_b|mlflow_owner"
+    the master user; the retired login given LOGIN again, which the retire step takes away on
+    the same read) must still be set back, and the next run must find nothing to do."""
+    assert psql(ROLES).strip() == "f|mlflow_app_a,mlflow_app_b|mlflow_owner|1"
+    idle = psql(IDLE_LOGIN).strip()
     psql("ALTER ROLE mlflow_owner LOGIN; REVOKE mlflow_owner FROM mlflow_app_a, mlflow_app_b GRANTED BY mlflow; "
-         "ALTER DATABASE mlflow OWNER TO mlflow;")
-    assert psql(ROLES).strip() == "t||mlflow"
+         f"ALTER DATABASE mlflow OWNER TO mlflow; ALTER ROLE {idle} LOGIN;")
+    assert psql(ROLES).strip() == "t||mlflow|2"
     run = ansible_playbook("site.yml", "--tags", "mlflow")
     assert run.returncode == 0, run.stdout[-4000:]
     assert {("database_users : Create the NOLOGIN owner role", SERVER),
             ("database_users : Make both logins members of the owner role", SERVER),
-            ("database_users : Hand the database to the owner role", SERVER)} <= changed_tasks(run.stdout), run.stdout[-4000:]
-    assert psql(ROLES).strip() == "f|mlflow_app_a,mlflow_app_b|mlflow_owner"
+            ("database_users : Hand the database to the owner role", SERVER),
+            ("database_users : Take their password and LOGIN away", SERVER)} <= changed_tasks(run.stdout), run.stdout[-4000:]
+    assert psql(ROLES).strip() == "f|mlflow_app_a,mlflow_app_b|mlflow_owner|1"
+    assert psql(IDLE_LOGIN).strip() == idle
     again = ansible_playbook("site.yml", "--tags", "mlflow")
     assert again.returncode == 0, again.stdout[-4000:]
     assert_changed_exactly(again.stdout, set())
