@@ -66,6 +66,11 @@ def _changed_tasks(output: str) -> list[str]:
     return [m.group(1) for m in re.finditer(r"^TASK \[(.*?)\][^\n]*\n(?:(?!TASK \[).*\n)*?changed: ", output, re.M)]
 
 
+def _skipped_tasks(output: str) -> list[str]:
+    """The names of the tasks that were skipped."""
+    return [m.group(1) for m in re.finditer(r"^TASK \[(.*?)\][^\n]*\n(?:(?!TASK \[).*\n)*?skipping: ", output, re.M)]
+
+
 def _timed(run, label: str):
     """Record the run's wall time; the tests check its outcome (a fixture only insists on the
     runs everything else needs)."""
@@ -116,7 +121,7 @@ def _network(aws) -> dict:
 
 def _iam(aws) -> dict:
     """The server's IAM role as the rerun converges it: tags, trust policy, description, managed
-    policies attached, and the roles its instance profile holds."""
+    policies attached, its inline policies' documents, and the roles its instance profile holds."""
     iam = aws("iam")
     role = iam.get_role(RoleName=SERVER)["Role"]
     return {
@@ -124,6 +129,8 @@ def _iam(aws) -> dict:
         "trust": role["AssumeRolePolicyDocument"],
         "description": role.get("Description"),
         "attached": [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=SERVER)["AttachedPolicies"]],
+        "inline": {name: iam.get_role_policy(RoleName=SERVER, PolicyName=name)["PolicyDocument"]
+                   for name in iam.list_role_policies(RoleName=SERVER)["PolicyNames"]},
         "profile_roles": [r["RoleName"] for r in
                           iam.get_instance_profile(InstanceProfileName=SERVER)["InstanceProfile"]["Roles"]],
     }
@@ -237,8 +244,9 @@ class TestProvisionedStack:
         # the default route deleted, PostgreSQL opened to the world in the web security group
         # (a rule's description changed is in test_network_verdict.py: moto's answer to its
         # repair lacks "Return"), a tag added to the database security group, a stack tag
-        # taken from the internet gateway; a managed policy attached to the role, the
-        # role taken out of its instance profile.
+        # taken from the internet gateway; a managed policy attached to the role, its inline
+        # policy widened (an action added, the objects of the whole bucket), the role taken out
+        # of its instance profile.
         # The bucket and the instance too: versioning suspended, KMS instead of AES256, one
         # public access block off, object ownership back to the writer, the TLS-only policy
         # deleted, a tag added, the lifecycle rule deleted; the instance stopped, its metadata
@@ -265,6 +273,11 @@ class TestProvisionedStack:
         by_hand = iam.create_policy(PolicyName="added-by-hand", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
         iam.attach_role_policy(RoleName=SERVER, PolicyArn=by_hand["Policy"]["Arn"])
+        widened = json.loads(json.dumps(iam_before["inline"][f"{SERVER}-artifacts"]))
+        objects = next(st for st in widened["Statement"] if st["Sid"] == "ReadWriteArtifacts")
+        objects["Action"].append("s3:PutObjectAcl")
+        objects["Resource"] = f"arn:aws:s3:::{BUCKET}/*"
+        iam.put_role_policy(RoleName=SERVER, PolicyName=f"{SERVER}-artifacts", PolicyDocument=json.dumps(widened))
         iam.remove_role_from_instance_profile(InstanceProfileName=SERVER, RoleName=SERVER)
         s3 = aws("s3")
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
@@ -400,7 +413,20 @@ class TestProvisionedStack:
         before, drifted, repaired = stack["iam_before"], stack["iam_drifted"], stack["iam_repaired"]
         assert before["attached"] == [] and before["profile_roles"] == [SERVER]
         assert drifted["attached"] == ["added-by-hand"] and drifted["profile_roles"] == []
+        policy = f"{SERVER}-artifacts"
+        assert list(before["inline"]) == list(drifted["inline"]) == [policy]
+        assert "s3:PutObjectAcl" in json.dumps(drifted["inline"][policy])
+        assert "s3:PutObjectAcl" not in json.dumps(before["inline"][policy])
         assert repaired == before
+
+    def test_a_rerun_reads_the_role_policy_and_does_not_put_it_again(self, stack):
+        """The read (aws_iam_info) finds the policy as wanted: iam_policy does not run, in the
+        rerun after the minor upgrade nor in the one after the repairs above (the clone)."""
+        not_run = {"aws_iam : Grant the role least-privilege access to the artifact prefix"}
+        assert not_run <= set(_skipped_tasks(_succeeded(stack["rerun"]).output)), _skipped_tasks(stack["rerun"].output)
+        assert not_run <= set(_skipped_tasks(_succeeded(stack["clone"]).output)), _skipped_tasks(stack["clone"].output)
+        # ... where the repair ran it.
+        assert not_run <= set(_changed_tasks(_succeeded(stack["reassociate"]).output)), _changed_tasks(stack["reassociate"].output)
 
     def test_a_bucket_changed_outside_ansible_is_set_back(self, stack):
         before, drifted, repaired = stack["bucket"]
