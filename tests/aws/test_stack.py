@@ -259,9 +259,9 @@ class TestProvisionedStack:
         # taken from the internet gateway; a managed policy attached to the role, its inline
         # policy widened (an action added, the objects of the whole bucket), the role taken out
         # of its instance profile; a tag added to the DB subnet group and a stack tag taken
-        # from it (not its description nor its subnets: moto 5.2.5's ModifyDBSubnetGroup drops
-        # the group from its store, by hand or by the module's repair alike, where AWS
-        # modifies it).
+        # from it (its description and subnets are test_policy_and_subnet_group_verdict.py's:
+        # moto 5.2.5's ModifyDBSubnetGroup drops the group from its store, by hand or by the
+        # module's repair alike, where AWS modifies it).
         # The bucket and the instance too: versioning suspended, KMS instead of AES256, one
         # public access block off, object ownership back to the writer, the TLS-only policy
         # deleted, a tag added, the lifecycle rule deleted; the instance stopped, its metadata
