@@ -241,6 +241,21 @@ def recorder(moto_endpoint):
     return Recorder()
 
 
+def verdict_play(emulator: str, playbook: Path, variables: dict, **env) -> list:
+    """One run of a verdict test's playbook (tests/aws/*_verdict.yml) on localhost against the
+    test's own emulator, with the roles' plugins given in `env` (ANSIBLE_LIBRARY, ...): the
+    tasks of its play, as the json callback reports them."""
+    run_env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_ENDPOINT_URL": emulator, "AWS_DEFAULT_REGION": REGION, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+               "ANSIBLE_STDOUT_CALLBACK": "json", **env}
+    variables = {"stack_region": REGION, "stack_aws_endpoint_url": emulator,
+                 "ansible_python_interpreter": str(ANSIBLE_PLAYBOOK.parent / "python"), **variables}
+    run = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", "-e", json.dumps(variables),
+                          str(playbook)], capture_output=True, text=True, cwd=REPO, env=run_env, check=False)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
+    return json.loads(run.stdout)["plays"][0]["tasks"]
+
+
 def playbook_runner(endpoint: str, credentials: Path, access_key: str = "testing", secret_key: str = "testing"):
     """Runs a playbook of the project with the local inventory against the emulator at endpoint."""
     env = {

@@ -7,14 +7,11 @@ resource, the role's verdict must be the opposite of what the module reports in 
 Run on an emulator of its own, through tests/aws/network_verdict.yml."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
 
 import boto3
 import pytest
-from conftest import ANSIBLE_PLAYBOOK, REGION, REPO, WALL_TIMES
+from conftest import REGION, REPO, WALL_TIMES, verdict_play
 
 ROLE = REPO / "roles" / "aws_network"
 ADMIN = "198.51.100.0/24"
@@ -63,17 +60,8 @@ def emulator(start_moto, tmp_path_factory):
 
 
 def _play(emulator, phase):
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_ENDPOINT_URL": emulator, "AWS_DEFAULT_REGION": REGION, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-           "ANSIBLE_FILTER_PLUGINS": str(ROLE / "filter_plugins"), "ANSIBLE_LIBRARY": str(ROLE / "library"),
-           "ANSIBLE_STDOUT_CALLBACK": "json"}
-    variables = {"cases": list(DRIFTS), "phase": phase, "stack_region": REGION, "stack_aws_endpoint_url": emulator,
-                 "ansible_python_interpreter": str(ANSIBLE_PLAYBOOK.parent / "python")}
-    run = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", "-e", json.dumps(variables),
-                          str(REPO / "tests" / "aws" / "network_verdict.yml")],
-                         capture_output=True, text=True, cwd=REPO, env=env, check=False)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
-    return json.loads(run.stdout)["plays"][0]["tasks"]
+    return verdict_play(emulator, REPO / "tests" / "aws" / "network_verdict.yml", {"cases": list(DRIFTS), "phase": phase},
+                        ANSIBLE_FILTER_PLUGINS=str(ROLE / "filter_plugins"), ANSIBLE_LIBRARY=str(ROLE / "library"))
 
 
 def test_the_verdict_is_the_opposite_of_what_the_module_would_change(emulator):

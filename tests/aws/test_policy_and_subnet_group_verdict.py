@@ -13,13 +13,11 @@ its tags; tests/aws/test_stack.py's drift run changes the group's tags only."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 
 import boto3
 import pytest
-from conftest import ANSIBLE_PLAYBOOK, REGION, REPO, WALL_TIMES
+from conftest import REGION, REPO, WALL_TIMES, verdict_play
 
 PLAYBOOK = REPO / "tests" / "aws" / "policy_and_subnet_group_verdict.yml"
 LIBRARY = f"{REPO / 'roles' / 'aws_iam' / 'library'}:{REPO / 'roles' / 'aws_database' / 'library'}"
@@ -98,16 +96,9 @@ def _client(emulator, service):
 
 
 def _play(emulator, phase, subnets):
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_ENDPOINT_URL": emulator, "AWS_DEFAULT_REGION": REGION, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-           "ANSIBLE_LIBRARY": LIBRARY, "ANSIBLE_STDOUT_CALLBACK": "json"}
-    variables = {"cases": list(DRIFTS), "phase": phase, "stack_region": REGION, "stack_aws_endpoint_url": emulator,
-                 "aws_database_subnet_ids": [subnets["a"], subnets["b"]],
-                 "ansible_python_interpreter": str(ANSIBLE_PLAYBOOK.parent / "python")}
-    run = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", "-e", json.dumps(variables),
-                          str(PLAYBOOK)], capture_output=True, text=True, cwd=REPO, env=env, check=False)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
-    return json.loads(run.stdout)["plays"][0]["tasks"]
+    return verdict_play(emulator, PLAYBOOK, {"cases": list(DRIFTS), "phase": phase,
+                                             "aws_database_subnet_ids": [subnets["a"], subnets["b"]]},
+                        ANSIBLE_LIBRARY=LIBRARY)
 
 
 def test_the_verdict_is_never_as_wanted_where_the_module_would_change(emulator):
